@@ -1,0 +1,20 @@
+"""The `mpam` command. Each subcommand's --help is its manual."""
+
+from __future__ import annotations
+
+import click
+
+from mpam.cli.inventory import inventory
+from mpam.cli.platforms import platform
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mpam")
+def main() -> None:
+    """An executable Arm MPAM machine: MSC hardware, ACPI tables, the Linux driver, resctrl."""
+
+
+main.add_command(inventory)
+main.add_command(platform)
