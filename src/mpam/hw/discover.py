@@ -20,7 +20,8 @@ __all__ = ["FoundMsc", "FoundRis", "Mmio", "discover", "summarise"]
 class Mmio(Protocol):
     """Anything with the MSC register interface (MMIO or PCC-backed)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def read32(self, offset: int) -> int: ...
 

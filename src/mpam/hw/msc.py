@@ -202,6 +202,8 @@ class RisState:
         self.index = desc.index
         self.features = desc.features
         self.ids = id_registers(msc.desc, desc.features)
+        #: which register-table features this RIS implements, by feature name
+        self.present = {r.present: _present(r.present, desc.features, msc.desc) for r in REGISTERS}
         layout = _cfg_layout(desc.features)
         self.wmask: dict[str, NDArray[np.uint32]] = {}
         self.fixed: dict[str, int] = {}
@@ -271,8 +273,10 @@ class Msc:
         self.pmg_max = min(r.features.pmg_max for r in desc.ris)
         nrw = desc.intpartid_max
         num_store = (nrw if nrw is not None else max(r.features.partid_max for r in desc.ris)) + 1
-        self._any = {name: any(_present(name, r.features, desc) for r in desc.ris)
-                     for name in {r.present for r in REGISTERS}}  # fmt: skip
+        self._any = {
+            name: any(_present(name, r.features, desc) for r in desc.ris)
+            for name in {r.present for r in REGISTERS}
+        }
         self._masks = {
             r.name: _storage_mask(r, desc)
             for r in REGISTERS
@@ -290,7 +294,7 @@ class Msc:
     def _check_page(self) -> None:
         for rs in self.ris.values():
             for r in REGISTERS:
-                if r.present == "always" or not _present(r.present, rs.features, self.desc):
+                if r.present == "always" or not rs.present[r.present]:
                     continue
                 words = len(rs.wmask[r.name]) if r.name in rs.wmask else r.words
                 if r.offset + 4 * words > self.size:
@@ -503,7 +507,7 @@ class Msc:
                 self._error(ErrorCode.UNDEFINED_RIS_MON_SEL, mon, ris=ris)
             return 0
         bank = rs.csu if "CSU" in r.name else rs.mbwu
-        if bank is None or not _present(r.present, rs.features, self.desc):
+        if bank is None or not rs.present[r.present]:
             if self.desc.has_ris and self._any[r.present]:
                 self._error(ErrorCode.RIS_NO_MONITOR, mon, ris=ris)
             return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 
 __all__ = [
     "REGISTERS",
@@ -80,11 +81,15 @@ class Register:
     present: str = "always"  # the feature that makes the register exist (see hw.msc)
     section: str = "IHI0099 Table 9-8"  # where the register map comes from
 
+    @cached_property
+    def _by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
     def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(f"{self.name} has no field {name}")
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"{self.name} has no field {name}") from None
 
     @property
     def words(self) -> int:

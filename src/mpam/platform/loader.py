@@ -109,7 +109,7 @@ def _topology(r: Reader) -> Topology:
     )
     r.done()
     if t.num_cpus > 4096:
-        raise r.error("", f"{t.num_cpus} CPUs; at most 4096 are supported")
+        raise PlatformError(f"{r.path}: {t.num_cpus} CPUs; at most 4096 are supported")
     return t
 
 
@@ -163,8 +163,8 @@ def _cache(r: Reader, cpus: tuple[Cpu, ...]) -> Cache:
         domains.setdefault(domain, []).append(cpu.index)
     if r.has("ids"):
         ids = r.raw("ids")
-        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-            raise r.error("ids", "must be a list of integers")
+        if not isinstance(ids, list) or not all(_is_u32(i) for i in ids):
+            raise r.error("ids", "must be a list of 32-bit cache ids")
         if len(ids) != len(domains):
             raise r.error(
                 "ids", f"needs {len(domains)} cache ids (one per {shared_by}), got {len(ids)}"
@@ -225,33 +225,36 @@ def _expand(r: Reader) -> list[Reader]:
         if isinstance(item.get("name"), str):
             item["name"] = item["name"].replace("{i}", str(i))
         for dotted, inc in step.items():
-            _bump(item, dotted, i * inc if isinstance(inc, int) else inc, r.where(f"step.{dotted}"))
+            step_by = i * inc if isinstance(inc, int) and not isinstance(inc, bool) else inc
+            _bump(item, dotted, step_by, r.where(f"step.{dotted}"))
         out.append(Reader(item, f"{r.path}#{i}"))
     return out
 
 
 def _bump(item: dict[str, Any], dotted: str, inc: object, where: str) -> None:
+    """Add `inc` to the integer at a dotted path (list elements by index)."""
     node: Any = item
     parts = dotted.split(".")
-    for part in parts[:-1]:
-        node = node[int(part)] if isinstance(node, list) and part.isdigit() else node.get(part)
-        if node is None:
+    for n, part in enumerate(parts):
+        if isinstance(node, dict) and part in node:
+            key: Any = part
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            key = int(part)
+        else:
             raise PlatformError(f"{where}: no such field to step")
-    last = parts[-1]
-    value = node[int(last)] if isinstance(node, list) else node.get(last)
-    if isinstance(value, bool) or not isinstance(value, int) or not isinstance(inc, int):
-        raise PlatformError(f"{where}: only integer fields can be stepped")
-    if isinstance(node, list):
-        node[int(last)] = value + inc
-    else:
-        node[last] = value + inc
+        if n < len(parts) - 1:
+            node = node[key]
+    value = node[key]
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (value, inc)):
+        raise PlatformError(f"{where}: only integer fields can be stepped, by integers")
+    node[key] = value + inc
 
 
 def _interrupt(r: Reader | None) -> Interrupt | None:
     if r is None:
         return None
     affinity = r.raw("affinity")
-    if affinity is not None and (isinstance(affinity, bool) or not isinstance(affinity, int)):
+    if affinity is not None and not _is_u32(affinity):
         raise r.error("affinity", "must be a processor or processor-container UID")
     irq = Interrupt(
         gsiv=r.integer("gsiv", lo=1, hi=_U32),
@@ -281,6 +284,7 @@ def _msc(r: Reader, templates: dict[str, Any]) -> Msc:
         if len(linked_device.hid) > 8 or not linked_device.hid.isascii():
             raise linked.error("hid", "must be at most 8 ASCII characters")
     ris = tuple(_ris(x, templates) for x in r.items("ris", required=True))
+    aidr = r.integer("aidr", 0x11, lo=0x10, hi=0x11)
     msc = Msc(
         name=r.text("name"),
         identifier=r.integer("identifier", hi=_U32),
@@ -288,14 +292,14 @@ def _msc(r: Reader, templates: dict[str, Any]) -> Msc:
         base_address=base,
         size=r.integer("size", hi=_U32),
         ris=ris,
-        aidr=r.integer("aidr", 0x11, lo=0x10, hi=0x11),
+        aidr=aidr,
         iidr=r.integer("iidr", 0x0000043B, hi=_U32),
         max_nrdy_usec=r.integer("max_nrdy_usec", 100, hi=_U32),
         error_interrupt=_interrupt(r.sub("error_interrupt")),
         overflow_interrupt=_interrupt(r.sub("overflow_interrupt")),
         linked_device=linked_device,
         has_ris=r.flag("has_ris", len(ris) > 1 or any(x.index for x in ris)),
-        has_esr=r.flag("has_esr", True),
+        has_esr=r.flag("has_esr", aidr >= 0x11),
         has_endis=r.flag("has_endis"),
         has_nfu=r.flag("has_nfu"),
         has_err_msi=r.flag("has_err_msi"),
@@ -303,19 +307,29 @@ def _msc(r: Reader, templates: dict[str, Any]) -> Msc:
         has_in_tl=r.flag("has_in_tl"),
         has_out_tl=r.flag("has_out_tl"),
         intpartid_max=r.integer("intpartid_max", hi=_U16) if r.has("intpartid_max") else None,
-        pcc_latency_usec=r.integer("pcc_latency_usec", 0, hi=10_000_000),
+        pcc_latency_usec=(
+            r.integer("pcc_latency_usec", 0, hi=10_000_000) if interface is InterfaceType.PCC else 0
+        ),
     )
     r.done()
     return msc
 
 
+#: Optional integer keys of a RIS's `resource` table and their largest values (the ACPI
+#: locator field widths for level, reference and hid).
+_RESOURCE_LIMITS = {
+    "slice": 1023,
+    "node": 1023,
+    "channel": 63,
+    "level": 0xFF,
+    "reference": _U32,
+    "hid": (1 << 64) - 1,
+}
+
+
 def _resource(r: Reader) -> Resource:
     kind = ResourceKind(r.text("kind", choices=tuple(k.value for k in ResourceKind)))
-    opt = {
-        k: r.integer(k, hi=(1 << 64) - 1)
-        for k in ("slice", "node", "channel", "level", "reference", "hid")
-        if r.has(k)
-    }
+    opt = {k: r.integer(k, hi=hi) for k, hi in _RESOURCE_LIMITS.items() if r.has(k)}
     res = Resource(
         kind=kind,
         cache=r.text("cache") if r.has("cache") else None,
@@ -326,6 +340,25 @@ def _resource(r: Reader) -> Resource:
     )
     r.done()
     return res
+
+
+def _template(templates: dict[str, Any], name: object, where: str) -> dict[str, Any]:
+    if not isinstance(name, str) or name not in templates:
+        raise PlatformError(f"{where}: no feature set named {name!r} under [features]")
+    if not isinstance(templates[name], dict):
+        raise PlatformError(f"features.{name}: must be a table")
+    return dict(templates[name])
+
+
+def _is_u32(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _U32
+
+
+def _number(r: Reader, key: str, default: float) -> float:
+    value = r.raw(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise r.error(key, f"must be a number, got {value!r}")
+    return float(value)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -339,16 +372,12 @@ def _ris(r: Reader, templates: dict[str, Any]) -> Ris:
     feats = r.raw("features", required=True)
     where = r.where("features")
     if isinstance(feats, str):
-        if feats not in templates:
-            raise PlatformError(f"{where}: no feature set named {feats!r} under [features]")
-        feats = templates[feats]
+        feats = _template(templates, feats, where)
     elif isinstance(feats, dict) and "template" in feats:
-        name = feats["template"]
-        if name not in templates:
-            raise PlatformError(f"{where}.template: no feature set named {name!r} under [features]")
-        feats = _merge(templates[name], {k: v for k, v in feats.items() if k != "template"})
+        base = _template(templates, feats["template"], f"{where}.template")
+        feats = _merge(base, {k: v for k, v in feats.items() if k != "template"})
     deps = r.raw("dependencies", [])
-    if not isinstance(deps, list) or not all(isinstance(d, int) for d in deps):
+    if not isinstance(deps, list) or not all(_is_u32(d) for d in deps):
         raise r.error("dependencies", "must be a list of resource identifiers")
     ris = Ris(
         index=r.integer("index", 0, hi=15),
@@ -386,7 +415,7 @@ def _features(r: Reader) -> RisFeatures:
             has_prop=s.flag("has_prop"),
             windwr=s.flag("windwr"),
             bwpbm_wd=s.integer("bwpbm_wd", 0, hi=4096),
-            winwd_us=float(s.raw("winwd_us", 1000.0)),
+            winwd_us=_number(s, "winwd_us", 1000.0),
         )
         s.done()
     if (s := r.sub("pri")) is not None:

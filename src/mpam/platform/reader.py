@@ -45,10 +45,14 @@ def parse_size(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
     if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        return _quantity(value, "size")
-    raise ValueError(f"not a size: {value!r}")
+        size = value
+    elif isinstance(value, str):
+        size = _quantity(value, "size")
+    else:
+        raise ValueError(f"not a size: {value!r}")
+    if size < 1:
+        raise ValueError(f"must be positive, got {value!r}")
+    return size
 
 
 def parse_bandwidth(value: object) -> int:
@@ -64,14 +68,14 @@ def parse_bandwidth(value: object) -> int:
 def parse_cpulist(value: object) -> tuple[int, ...]:
     """CPU numbers from a list of integers or a Linux cpulist string (``"0-3,8"``)."""
     if isinstance(value, list) and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
     ):
         return tuple(value)
     if isinstance(value, str):
         cpus: list[int] = []
         for part in filter(None, (p.strip() for p in value.split(","))):
-            lo, _, hi = part.partition("-")
-            if not lo.isdigit() or (hi and not hi.isdigit()):
+            lo, dash, hi = part.partition("-")
+            if not lo.isdigit() or (dash and (not hi.isdigit() or int(hi) < int(lo))):
                 raise ValueError(f"not a cpulist: {value!r}")
             cpus.extend(range(int(lo), int(hi or lo) + 1))
         return tuple(cpus)
