@@ -10,7 +10,18 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mpam"
 #: Bottom to top (DESIGN.md §2); cli and fuse are the faces on top.
-LAYERS = ["platform", "hw", "firmware", "kernel", "sim", "resctrl", "driver", "machine", "cli", "fuse"]
+LAYERS = [
+    "platform",
+    "hw",
+    "firmware",
+    "kernel",
+    "sim",
+    "resctrl",
+    "driver",
+    "machine",
+    "cli",
+    "fuse",
+]
 MODULES = sorted(p for p in SRC.rglob("*.py"))
 
 
@@ -56,7 +67,13 @@ def test_public_modules_declare_all(path: Path) -> None:
     if path.name.startswith("_") and path.name != "__init__.py":
         return
     tree = ast.parse(path.read_text())
-    names = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    names = {
+        t.id
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
     assert "__all__" in names, f"{path.name} must declare __all__"
 
 
@@ -65,7 +82,11 @@ def test_no_print_in_library_code(path: Path) -> None:
     if _layer(path) == "cli":
         return
     tree = ast.parse(path.read_text())
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "print"]
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "print"
+    ]
     assert not calls, "library code logs or returns; only the CLI prints"
 
 

@@ -475,13 +475,13 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
     ),
     (
         "v1.0 MSC with has_ris",
-        ((LLC, "size = 0x4000", "size = 0x4000\naidr = 0x10\nhas_esr = false\nhas_ris = true"),),
+        ((LLC, "size = 0x4000", "size = 0x4000\naidr = 0x10\nhas_ris = true"),),
         ("MSC llc: has_ris needs AIDR 0x11 (v1.1)",),
     ),
     (
         "v1.0 MSC with two RIS",
         (
-            (LLC, "size = 0x4000", "size = 0x4000\naidr = 0x10\nhas_esr = false"),
+            (LLC, "size = 0x4000", "size = 0x4000\naidr = 0x10"),
             second_llc_ris(1),
         ),
         ("MSC llc: has_ris needs AIDR 0x11 (v1.1)",),
@@ -489,7 +489,7 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
     (
         "v1.0 MSC with ccap.has_cmin",
         (
-            (LLC, "size = 0x4000", "size = 0x4000\naidr = 0x10\nhas_esr = false"),
+            (LLC, "size = 0x4000", "size = 0x4000\naidr = 0x10"),
             (
                 LLC_RIS,
                 'features = "llc"',
@@ -501,7 +501,7 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
     (
         "v1.0 MSC with CSU XCL",
         (
-            (LLC, "size = 0x4000", "size = 0x4000\naidr = 0x10\nhas_esr = false"),
+            (LLC, "size = 0x4000", "size = 0x4000\naidr = 0x10"),
             ("[features.llc]", "num_mon = 4", "num_mon = 4, has_xcl = true"),
         ),
         ("MSC llc RIS 0: CSU XCL and OFSR need AIDR 0x11 (v1.1)",),
@@ -509,7 +509,7 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
     (
         "v1.0 MSC with OFLOW_SR",
         (
-            (MEM, "size = 0x4000", "size = 0x4000\naidr = 0x10\nhas_esr = false"),
+            (MEM, "size = 0x4000", "size = 0x4000\naidr = 0x10"),
             ("[features.mem]", "num_mon = 4 }", "num_mon = 4 }, has_oflow_sr = true"),
         ),
         ("MSC mem RIS 0: OFLOW_SR, OFLW_MSI and NO_HW_OFLW_INTR need AIDR 0x11",),
@@ -729,9 +729,9 @@ def test_errors_from_a_file_name_the_file(tmp_path: Path) -> None:
 
 
 def test_plain_v10_msc_loads() -> None:
-    """A v1.0 MSC has no upper IDR word, so HAS_ESR defaults to off."""
+    """A v1.0 MSC has no HAS_ESR bit, but its ESR always exists."""
     p = from_toml_text(mutate((LLC, "size = 0x4000", "size = 0x4000\naidr = 0x10")))
-    assert not p.mscs[0].has_esr
+    assert p.mscs[0].has_esr
 
 
 # -- what loads -----------------------------------------------------------------------------

@@ -90,9 +90,13 @@ def render_inventory(hw: Hardware, out: Console) -> None:
             res = d.ris[[r.index for r in d.ris].index(ris.index)].resource
             what = res.kind.value
             if res.cache:
-                what = f"{res.cache}#{res.instance}" + (f" slice {res.slice}" if res.slice is not None else "")
+                what = f"{res.cache}#{res.instance}" + (
+                    f" slice {res.slice}" if res.slice is not None else ""
+                )
             elif res.node is not None:
-                what = f"node {res.node}" + (f" channel {res.channel}" if res.channel is not None else "")
+                what = f"node {res.node}" + (
+                    f" channel {res.channel}" if res.channel is not None else ""
+                )
             out_row = (msc.name, iface, addr, aidr) if ris is found.ris[0] else ("", "", "", "")
             mscs.add_row(*out_row, str(ris.index), what, "; ".join(summarise(ris)))
     out.print(mscs)

@@ -23,10 +23,11 @@ class IrqLine:
 
     gsiv: int
     mode: AccessMode
-    asserted: bool = False  # level lines: the current level
+    asserted: bool = False  # level lines: the current level (a wired-OR of its sources)
     pending: bool = False  # latched until acknowledged
     count: int = 0  # how many times the interrupt was signalled
     handlers: list[Handler] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)  # who drives a level line high
 
     def _signal(self) -> None:
         self.pending = True
@@ -34,8 +35,14 @@ class IrqLine:
         for handler in list(self.handlers):
             handler(self)
 
-    def set_level(self, asserted: bool) -> None:
-        """Drive a level-sensitive line; a rising level signals the interrupt."""
+    def set_level(self, asserted: bool, source: str = "") -> None:
+        """Drive a level-sensitive line from `source`; the line is high while any source
+        drives it (MSCs may share a GSIV), and a rising level signals the interrupt."""
+        if asserted:
+            self.sources.add(source)
+        else:
+            self.sources.discard(source)
+        asserted = bool(self.sources)
         rising = asserted and not self.asserted
         self.asserted = asserted
         if not asserted:

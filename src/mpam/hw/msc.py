@@ -13,7 +13,8 @@ leaves a choice, the model takes the one a driver can observe most easily:
   access, which is then ignored (reads as zero);
 - PARTIDs other than 0 are UNKNOWN at reset; the model gives them the same Table 3-8 reset
   values as PARTID 0;
-- a RIS_No_Monitor (error 11) access reads as zero;
+- a RIS_No_Monitor (error 11) or RIS_No_Control (error 9) access reads as zero; a control or
+  monitor register that no RIS of the MSC implements is simply absent (RAZ/WI, no error);
 - a CSU monitor's value is the live occupancy, so writes to it only affect a
   software-managed NRDY bit.
 """
@@ -187,7 +188,10 @@ def _cfg_layout(f: RisFeatures) -> dict[str, tuple[list[int], int, int]]:
             en = field("MPAMCFG_MBW_PROP", "EN").mask
             out["MPAMCFG_MBW_PROP"] = ([((1 << b.bwa_wd) - 1) | en], 0, 0)
         window = round(b.winwd_us * 256) & 0xFF_FFFF  # US_INT.US_FRAC, 8 fraction bits
-        out["MPAMCFG_MBW_WINWD"] = ([0xFF_FFFF if b.windwr else 0], 0, window)
+        if b.windwr:
+            out["MPAMCFG_MBW_WINWD"] = ([0xFF_FFFF], 0, window)
+        else:  # read-only: the window is fixed by the implementation
+            out["MPAMCFG_MBW_WINWD"] = ([0], window, window)
     if p := f.pri:
         mask = (1 << p.intpri_wd) - 1 | (((1 << p.dspri_wd) - 1) << 16)
         out["MPAMCFG_PRI"] = ([mask], 0, 0)
@@ -315,6 +319,7 @@ class Msc:
         for rs in self.ris.values():
             rs.reset()
         self._update_error_line()
+        self._overflow_event(False)
 
     # -- the two access functions -----------------------------------------------------
 
@@ -445,7 +450,7 @@ class Msc:
             self._error(ErrorCode.UNDEFINED_RIS_PART_SEL, partid, ris=ris)
             return None
         if r.name not in rs.cfg:
-            if self.desc.has_ris:
+            if self.desc.has_ris and self._any[r.present]:
                 self._error(ErrorCode.RIS_NO_CONTROL, partid, ris=ris)
             return None
         if self.desc.intpartid_max is not None:
@@ -565,7 +570,7 @@ class Msc:
             asserted = bool(_ECR_INTEN.get(self._store.get("MPAMF_ECR", 0))) and bool(
                 _ESR.field("ERRCODE").get(self._store.get("MPAMF_ESR", 0))
             )
-            line.set_level(asserted)
+            line.set_level(asserted, source=self.name)
 
     def _overflow_event(self, rising: bool = False) -> None:
         """A monitor's overflow status changed; `rising` when a signalled one was set."""
@@ -579,7 +584,7 @@ class Msc:
         line = self.overflow_line
         if line is not None:
             if line.mode is AccessMode.LEVEL:
-                line.set_level(signalled)
+                line.set_level(signalled, source=self.name)
             elif rising:
                 line.pulse()
         if rising and self._any["HAS_OFLW_MSI"]:

@@ -299,7 +299,7 @@ def _msc(r: Reader, templates: dict[str, Any]) -> Msc:
         overflow_interrupt=_interrupt(r.sub("overflow_interrupt")),
         linked_device=linked_device,
         has_ris=r.flag("has_ris", len(ris) > 1 or any(x.index for x in ris)),
-        has_esr=r.flag("has_esr", aidr >= 0x11),
+        has_esr=r.flag("has_esr", True),
         has_endis=r.flag("has_endis"),
         has_nfu=r.flag("has_nfu"),
         has_err_msi=r.flag("has_err_msi"),

@@ -102,7 +102,6 @@ def _check_msc(p: Platform, m: Msc, ids: set[int]) -> None:
         # IHI0099 §2.11: a v1.0 MSC has a 32-bit IDR and none of the v1.1 additions.
         for flag in (
             "has_ris",
-            "has_esr",
             "has_endis",
             "has_nfu",
             "has_err_msi",
@@ -114,6 +113,9 @@ def _check_msc(p: Platform, m: Msc, ids: set[int]) -> None:
                 raise PlatformError(
                     f"{where}: {flag} needs AIDR 0x11 (v1.1); v1.0 has no upper IDR word"
                 )
+        if not m.has_esr:
+            # v1.0 reserves error codes 8-15: its ECR/ESR always exist; HAS_ESR came in v1.1.
+            raise PlatformError(f"{where}: a v1.0 MSC always has MPAMF_ECR and MPAMF_ESR")
     if m.has_nfu and not m.has_endis:
         raise PlatformError(f"{where}: has_nfu needs has_endis")
     if m.has_nfu and m.intpartid_max is not None:
