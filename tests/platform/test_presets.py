@@ -18,8 +18,7 @@ PRESETS = ("large", "rdn2", "tiny", "two-socket")
 
 def _expected(name: str) -> dict[str, Any]:
     path = ACPI_TESTDATA / f"{name}.expected.json"
-    if not path.exists():
-        pytest.skip(f"ACPI testdata {path} is not present")
+    assert path.exists(), f"ACPI testdata {path} is missing: the repository must sit beside shared/"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 

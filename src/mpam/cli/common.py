@@ -23,9 +23,15 @@ platform_option = click.option(
 
 
 def console() -> Console:
-    """The output console; COLUMNS fixes the width so output is reproducible in tests."""
+    """The output console. COLUMNS fixes the width (tests use it for reproducible output);
+    when writing to a pipe or a log, tables get 160 columns rather than rich's 80."""
     width = os.environ.get("COLUMNS")
-    return Console(width=int(width) if width else None, highlight=False, soft_wrap=False)
+    out = Console(highlight=False, soft_wrap=False)
+    if width:
+        out.width = int(width)
+    elif not out.is_terminal:
+        out.width = 160
+    return out
 
 
 def load_platform(name: str) -> Platform:

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from mpam.hw.clock import Clock
 from mpam.hw.idregs import id_registers, msc_registers
 from mpam.hw.irq import InterruptController, IrqLine, Msi
-from mpam.hw.monitors import MonitorBank, MonitorKind
+from mpam.hw.monitors import Monitor, MonitorBank, MonitorKind
 from mpam.hw.regmap import REGISTERS, Access, Register, Scope, field, reg, word_at
 from mpam.hw.resource import ControlledResource
 from mpam.platform.model import AccessMode, Interrupt, RisFeatures
@@ -232,7 +232,7 @@ class RisState:
             arr[:] = self._reset[name]
         for bank in (self.csu, self.mbwu):
             if bank is not None:
-                bank.monitors = [type(m)() for m in bank.monitors]
+                bank.monitors = [Monitor() for _ in bank.monitors]
 
     def attach(self, resource: ControlledResource) -> None:
         """Connect the cache or memory channel this RIS controls to its CSU monitors."""
@@ -574,7 +574,7 @@ class Msc:
 
     def _overflow_event(self, rising: bool = False) -> None:
         """A monitor's overflow status changed; `rising` when a signalled one was set."""
-        if self._any["HAS_MSMON"] is False or any(
+        if not self._any["HAS_MSMON"] or any(
             r.features.msmon and r.features.msmon.no_hw_oflw_intr for r in self.desc.ris
         ):
             return
