@@ -277,10 +277,6 @@ class Msc:
         self.pmg_max = min(r.features.pmg_max for r in desc.ris)
         nrw = desc.intpartid_max
         num_store = (nrw if nrw is not None else max(r.features.partid_max for r in desc.ris)) + 1
-        self._any = {
-            name: any(_present(name, r.features, desc) for r in desc.ris)
-            for name in {r.present for r in REGISTERS}
-        }
         self._masks = {
             r.name: _storage_mask(r, desc)
             for r in REGISTERS
@@ -289,6 +285,14 @@ class Msc:
         self.error_line = self._line(desc.error_interrupt)
         self.overflow_line = self._line(desc.overflow_interrupt)
         self.ris: dict[int, RisState] = {r.index: RisState(self, r, num_store) for r in desc.ris}
+        #: whether any RIS implements a register-table feature (MSC-wide registers exist then)
+        self._any = {
+            name: any(rs.present[name] for rs in self.ris.values())
+            for name in {r.present for r in REGISTERS}
+        }
+        self._no_hw_oflw_intr = any(
+            r.features.msmon and r.features.msmon.no_hw_oflw_intr for r in desc.ris
+        )
         self._check_page()
         self.reset()
 
@@ -574,9 +578,7 @@ class Msc:
 
     def _overflow_event(self, rising: bool = False) -> None:
         """A monitor's overflow status changed; `rising` when a signalled one was set."""
-        if not self._any["HAS_MSMON"] or any(
-            r.features.msmon and r.features.msmon.no_hw_oflw_intr for r in self.desc.ris
-        ):
+        if not self._any["HAS_MSMON"] or self._no_hw_oflw_intr:
             return
         signalled = any(
             b.overflow_signalled() for rs in self.ris.values() for b in (rs.csu, rs.mbwu) if b

@@ -354,13 +354,6 @@ def _is_u32(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _U32
 
 
-def _number(r: Reader, key: str, default: float) -> float:
-    value = r.raw(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise r.error(key, f"must be a number, got {value!r}")
-    return float(value)
-
-
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in over.items():
@@ -415,7 +408,7 @@ def _features(r: Reader) -> RisFeatures:
             has_prop=s.flag("has_prop"),
             windwr=s.flag("windwr"),
             bwpbm_wd=s.integer("bwpbm_wd", 0, hi=4096),
-            winwd_us=_number(s, "winwd_us", 1000.0),
+            winwd_us=s.number("winwd_us", 1000.0),
         )
         s.done()
     if (s := r.sub("pri")) is not None:

@@ -125,6 +125,12 @@ class Reader:
             raise self.error(key, f"must be {lo}..{hi}, got {value}")
         return value
 
+    def number(self, key: str, default: float) -> float:
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"must be a number, got {value!r}")
+        return float(value)
+
     def flag(self, key: str, default: bool = False) -> bool:
         value = self.raw(key, default)
         if not isinstance(value, bool):
