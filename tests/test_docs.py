@@ -1,7 +1,9 @@
 """The documentation's examples are run, so the docs cannot drift from the code.
 
-- ```console blocks: each `$ mpam ...` line is run (at COLUMNS=100) and its output must
-  equal the lines that follow it, trailing spaces aside;
+- ```console blocks: each `$ mpam ...` line is run (at COLUMNS=100, in a fresh directory per
+  document, so files one command writes are there for the commands after it) and its output must equal the
+  lines that follow it, trailing spaces aside. A command may end in `| head -N` or
+  `| tail -N`; one whose output starts with `Error:` must fail, every other must succeed;
 - ```python blocks are executed.
 """
 
@@ -44,14 +46,41 @@ def _norm(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
 
 
+PIPE = re.compile(r"^(.*?)\s*\|\s*(head|tail) -n? ?(\d+)$")
+
+
+def _run(cmd: str) -> tuple[int, str]:
+    pipe = PIPE.match(cmd)
+    args = shlex.split(pipe.group(1) if pipe else cmd)
+    assert args[0] == "mpam", "only mpam commands are run"
+    result = CliRunner().invoke(main, args[1:], env={"COLUMNS": "100"})
+    output = result.output
+    if pipe:
+        lines = output.splitlines()
+        n = int(pipe.group(3))
+        output = "\n".join(lines[:n] if pipe.group(2) == "head" else lines[-n:])
+    return result.exit_code, output
+
+
+_WORKDIRS: dict[str, Path] = {}
+
+
 @pytest.mark.parametrize(("where", "text"), _blocks("console"))
-def test_console_examples(where: str, text: str) -> None:
+def test_console_examples(
+    where: str,
+    text: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    doc = where.split("#")[0]
+    if doc not in _WORKDIRS:
+        _WORKDIRS[doc] = tmp_path_factory.mktemp(doc)
+    monkeypatch.chdir(_WORKDIRS[doc])
     for cmd, expected in _commands(text):
-        args = shlex.split(cmd)
-        assert args[0] == "mpam", f"{where}: only mpam commands are run"
-        result = CliRunner().invoke(main, args[1:], env={"COLUMNS": "100"})
-        assert result.exit_code == 0, f"{where}: {cmd}\n{result.output}"
-        assert _norm(result.output) == _norm(expected), f"{where}: output of {cmd!r} drifted"
+        code, output = _run(cmd)
+        failing = expected.lstrip().startswith("Error:")
+        assert (code != 0) == failing, f"{where}: {cmd} exited {code}\n{output}"
+        assert _norm(output) == _norm(expected), f"{where}: output of {cmd!r} drifted"
 
 
 @pytest.mark.parametrize(("where", "text"), _blocks("python"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from mpam.cli.acpi import acpi
 from mpam.cli.inventory import inventory
 from mpam.cli.platforms import platform
 
@@ -16,5 +17,6 @@ def main() -> None:
     """An executable Arm MPAM machine: MSC hardware, ACPI tables, the Linux driver, resctrl."""
 
 
+main.add_command(acpi)
 main.add_command(inventory)
 main.add_command(platform)

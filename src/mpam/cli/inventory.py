@@ -15,6 +15,7 @@ from mpam.hw import Hardware, build
 from mpam.hw.discover import discover, summarise
 from mpam.hw.sysregs import field_get
 from mpam.platform.model import Cache
+from mpam.platform.reader import format_cpulist
 
 __all__ = ["inventory", "render_inventory"]
 
@@ -24,20 +25,6 @@ def _size(n: int) -> str:
         if n >= scale and n % scale == 0:
             return f"{n // scale} {unit}"
     return f"{n} B"
-
-
-def _cpulist(cpus: tuple[int, ...]) -> str:
-    """Linux cpulist format: ``0-3,8``."""
-    out: list[str] = []
-    start = prev = None
-    for c in [*sorted(cpus), None]:
-        if c is not None and prev is not None and c == prev + 1:
-            prev = c
-            continue
-        if start is not None:
-            out.append(f"{start}" if start == prev else f"{start}-{prev}")
-        start = prev = c
-    return ",".join(out)
 
 
 def _cache_ids(c: Cache) -> str:
@@ -75,7 +62,7 @@ def render_inventory(hw: Hardware, out: Console) -> None:
     mem = Table("node", "proximity domain", "CPUs", "memory", "bandwidth", "latency", "channels",
                 title="Memory", title_justify="left")  # fmt: skip
     for n in p.numa:
-        mem.add_row(str(n.node), str(n.proximity_domain), _cpulist(n.cpus), _size(n.memory_size),
+        mem.add_row(str(n.node), str(n.proximity_domain), format_cpulist(n.cpus), _size(n.memory_size),
                     f"{n.bandwidth / 1e9:g} GB/s", f"{n.latency_ns} ns", str(n.channels))  # fmt: skip
     out.print(mem)
     mscs = Table("MSC", "interface", "address", "AIDR", "RIS", "controls", "features (from ID registers)",

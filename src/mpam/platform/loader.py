@@ -24,6 +24,7 @@ from mpam.platform.model import (
     Cpu,
     CpuMpam,
     Csu,
+    Firmware,
     InterfaceType,
     Interrupt,
     LinkedDevice,
@@ -86,6 +87,8 @@ def _platform(r: Reader, source: str) -> Platform:
     if not isinstance(templates, dict):
         raise r.error("features", "must be a table of named feature sets")
     mscs = tuple(_msc(m, templates) for raw in r.items("msc") for m in _expand(raw))
+    fw = r.sub("firmware")
+    firmware = _firmware(fw) if fw else Firmware()
     r.done()
     return Platform(
         name=name,
@@ -96,8 +99,32 @@ def _platform(r: Reader, source: str) -> Platform:
         caches=caches,
         numa=numa,
         mscs=mscs,
+        firmware=firmware,
         source=source,
     )
+
+
+def _acpi_name(r: Reader, key: str, length: int, default: str) -> str:
+    """An ACPI header name field: printable ASCII, at most `length` characters."""
+    value = r.text(key, default)
+    if len(value) > length or not all(" " <= ch <= "~" for ch in value):
+        raise r.error(key, f"must be at most {length} printable ASCII characters, got {value!r}")
+    return value
+
+
+def _firmware(r: Reader) -> Firmware:
+    d = Firmware()
+    f = Firmware(
+        oem_id=_acpi_name(r, "oem_id", 6, d.oem_id),
+        mpam_table_id=_acpi_name(r, "mpam_table_id", 8, d.mpam_table_id),
+        pptt_table_id=_acpi_name(r, "pptt_table_id", 8, d.pptt_table_id),
+        oem_revision=r.integer("oem_revision", d.oem_revision, hi=_U32),
+        creator_id=_acpi_name(r, "creator_id", 4, d.creator_id),
+        creator_revision=r.integer("creator_revision", d.creator_revision, hi=_U32),
+        mpam_revision=r.integer("mpam_revision", d.mpam_revision, lo=1, hi=255),
+    )
+    r.done()
+    return f
 
 
 def _topology(r: Reader) -> Topology:

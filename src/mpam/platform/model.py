@@ -26,6 +26,7 @@ __all__ = [
     "Cpu",
     "CpuMpam",
     "Csu",
+    "Firmware",
     "InterfaceType",
     "Interrupt",
     "LinkedDevice",
@@ -375,6 +376,24 @@ class Msc:
 
 
 @dataclass(frozen=True)
+class Firmware:
+    """What the firmware writes in the ACPI table headers it publishes for this machine.
+
+    Table ids left empty are derived from the platform name when the tables are built.
+    `mpam_revision` 1 is what edk2 and most generators emit for DEN0065 2.0; ACPICA's
+    template uses 2. The PPTT is always revision 3, the first with cache ids.
+    """
+
+    oem_id: str = "ARMLTD"
+    mpam_table_id: str = ""
+    pptt_table_id: str = ""
+    oem_revision: int = 1
+    creator_id: str = "MPTK"  # the mpam tool kit
+    creator_revision: int = 0x20261121
+    mpam_revision: int = 1
+
+
+@dataclass(frozen=True)
 class Platform:
     """A whole machine description."""
 
@@ -386,6 +405,7 @@ class Platform:
     caches: tuple[Cache, ...]
     numa: tuple[NumaNode, ...]
     mscs: tuple[Msc, ...]
+    firmware: Firmware = field(default_factory=Firmware)
     source: str = field(default="", compare=False)  # where it was loaded from
 
     def cache(self, name: str) -> Cache:

@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["PlatformError", "Reader", "parse_bandwidth", "parse_cpulist", "parse_size"]
+__all__ = [
+    "PlatformError",
+    "Reader",
+    "format_cpulist",
+    "parse_bandwidth",
+    "parse_cpulist",
+    "parse_size",
+]
 
 
 class PlatformError(ValueError):
@@ -80,6 +87,20 @@ def parse_cpulist(value: object) -> tuple[int, ...]:
             cpus.extend(range(int(lo), int(hi or lo) + 1))
         return tuple(cpus)
     raise ValueError(f"not a cpulist: {value!r}")
+
+
+def format_cpulist(cpus: tuple[int, ...] | list[int]) -> str:
+    """The Linux cpulist of a set of CPU numbers: ``0-3,8``."""
+    out: list[str] = []
+    start = prev = None
+    for c in [*sorted(cpus), None]:
+        if c is not None and prev is not None and c == prev + 1:
+            prev = c
+            continue
+        if start is not None:
+            out.append(f"{start}" if start == prev else f"{start}-{prev}")
+        start = prev = c
+    return ",".join(out)
 
 
 class Reader:
