@@ -110,3 +110,74 @@ def test_malformed_is_refused_naming_the_problem(name: str) -> None:
         parse_mpam(data)
     assert re.search(MALFORMED[name], str(caught.value)), str(caught.value)
     assert 0 <= caught.value.offset <= len(data)
+
+
+# Two tables compiled by ACPICA's iasl (HEAD, 2026-04-08), from shared/reference/mpam-hw-acpi.md
+# §5.2 (the `iasl -T MPAM` template) and §5.3 (interrupts, linked device, dependencies and the
+# SMMU, memory-side cache and ACPI device locators).
+_Z = "00000000" * 8
+ACPICA_TEMPLATE = bytes.fromhex(
+    "4d50414d fc000000 02 54 484953492020 54454d504c415445 02000000 494e544c 08042620"
+    f"6000 00 00 01000000 000000c000000000 00000100 {_Z} 32000000 0000000000000000 00000000"
+    " 01000000 11000000 00 0000 01 2000000000000000 00000000 00000000"
+    f"7800 00 00 02000000 000000d000000000 00000100 {_Z} 32000000 0000000000000000 00000000"
+    " 02000000 12000000 00 0000 00 0100000000000000 00000000 00000000"
+    " 13000000 01 0000 00 0200000000000000 00000000 00000000".replace(" ", "")
+)
+ACPICA_SELF_MADE = bytes.fromhex(
+    "4d50414dc400000001e441524d4c5444544553544d50414d01000000494e544c08042620a00000000500"
+    "00000000001000000000004000002c0000000100000000000000000000002d00000001000000000000000000"
+    "0000640000004143504930303130030000000300000021000000000000030000000000000004070000000200"
+    "0000110000000000000012000000000000002200000001000002300000000000000000000000000000002300"
+    "00000200000400000000000000000900000000000000"
+)
+
+
+def test_acpica_template() -> None:
+    table = parse_mpam(ACPICA_TEMPLATE)
+    h = table.header
+    assert (h.length, h.revision, h.oem_id, h.oem_table_id) == (252, 2, b"HISI  ", b"TEMPLATE")
+    got = [
+        (m.offset, m.length, m.identifier, m.base_address, m.mmio_size, m.max_nrdy_usec)
+        for m in table.mscs
+    ]
+    assert got == [
+        (0x24, 0x60, 1, 0xC000_0000, 0x10000, 50),
+        (0x84, 0x78, 2, 0xD000_0000, 0x10000, 50),
+    ]
+    resources = [
+        (r.offset, r.identifier, r.ris_index, r.locator()) for m in table.mscs for r in m.resources
+    ]
+    assert resources == [
+        (0x6C, 0x11, 0, {"proximity_domain": 0x20, "locator_reserved": 0}),
+        (0xCC, 0x12, 0, {"cache_reference": 1, "locator_reserved": 0}),
+        (0xE4, 0x13, 1, {"cache_reference": 2, "locator_reserved": 0}),
+    ]
+
+
+def test_acpica_compiled_locators_interrupts_and_dependencies() -> None:
+    table = parse_mpam(ACPICA_SELF_MADE)
+    (msc,) = table.mscs
+    assert (msc.length, msc.identifier, msc.base_address, msc.mmio_size) == (
+        0xA0,
+        5,
+        0x1000_0000,
+        0x4000,
+    )
+    assert (msc.overflow_gsiv, msc.overflow.edge, msc.error_gsiv, msc.error.edge) == (
+        0x2C,
+        True,
+        0x2D,
+        True,
+    )
+    assert (msc.max_nrdy_usec, msc.linked_hid_text, msc.linked_uid) == (100, "ACPI0010", 3)
+    memcache, smmu, device = msc.resources
+    assert (memcache.offset, memcache.identifier, memcache.locator_name) == (
+        0x6C,
+        0x21,
+        "MEMORY_CACHE",
+    )
+    assert (memcache.locator()["level"], memcache.locator()["reference"]) == (4, 7)
+    assert memcache.producers == (0x11, 0x12)
+    assert (smmu.offset, smmu.ris_index, smmu.locator()["smmu_interface"]) == (0x94, 1, 0x30)
+    assert (device.offset, device.locator()["acpi_unique_id"]) == (0xAC, 9)

@@ -228,9 +228,10 @@ def parse_msc_devices(data: bytes | None) -> AcpiMpam:
             log.append(LogLine("err", PREFIX + "MSC entry overlaps end of ACPI table"))
             return result(-errno.EINVAL)
         if length < MSC_NODE.size:
-            # Linux does not test this in the parsing pass (its counting pass has already
-            # failed, so the driver never loads); a node shorter than its fixed part cannot
-            # be made into a device.
+            # Linux's parsing pass does not test this: a length of 0 would never advance (a
+            # hang at boot) and a short one would read the next node's bytes as this one's.
+            # Its counting pass has already refused the table, so the driver never loads;
+            # the model stops here instead.
             return result(-errno.EINVAL)
         raw = MSC_NODE.unpack(table, at, end, "MPAM")
         v = int_fields(raw)

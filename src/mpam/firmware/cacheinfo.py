@@ -77,7 +77,7 @@ def _fetch(pptt: Pptt, ref: int) -> ProcessorNode | CacheNode | OtherNode | None
 def _is_leaf(pptt: Pptt, node: ProcessorNode) -> bool:
     if pptt.header.revision > 1:
         return node.has(ProcessorFlags.LEAF)
-    return not any(p.parent == node.offset for p in pptt.processors)
+    return node.offset not in pptt.parents
 
 
 def acpi_cpus(pptt: Pptt) -> tuple[int, ...]:

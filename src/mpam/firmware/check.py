@@ -265,7 +265,6 @@ def _ref_findings(pptt: Pptt, node: ProcessorNode) -> list[Finding]:
 def check_pptt(pptt: Pptt) -> list[Finding]:
     """Every deviation in a decoded PPTT, in table order."""
     out: list[Finding] = []
-    parents = {n.parent for n in pptt.processors}
     leaf_ids = Counter(n.acpi_processor_id for n in pptt.processors if n.has(ProcessorFlags.LEAF))
     for node in pptt.nodes:
         if isinstance(node, ProcessorNode):
@@ -287,7 +286,7 @@ def check_pptt(pptt: Pptt) -> list[Finding]:
                         linux="never takes this node as a CPU's node",
                     )
                 )
-            if node.has(ProcessorFlags.LEAF) and node.offset in parents:
+            if node.has(ProcessorFlags.LEAF) and node.offset in pptt.parents:
                 out.append(Finding(node.offset + 4, "node is flagged a leaf but has children"))
             if node.has(ProcessorFlags.LEAF) and leaf_ids[node.acpi_processor_id] > 1:
                 out.append(

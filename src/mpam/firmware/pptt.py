@@ -190,11 +190,16 @@ class Pptt:
     def _by_offset(self) -> dict[int, ProcessorNode | CacheNode | OtherNode]:
         return {n.offset: n for n in self.nodes}
 
-    @property
+    @cached_property
+    def parents(self) -> frozenset[int]:
+        """Offsets that some processor node names as its parent."""
+        return frozenset(n.parent for n in self.processors)
+
+    @cached_property
     def processors(self) -> tuple[ProcessorNode, ...]:
         return tuple(n for n in self.nodes if isinstance(n, ProcessorNode))
 
-    @property
+    @cached_property
     def caches(self) -> tuple[CacheNode, ...]:
         return tuple(n for n in self.nodes if isinstance(n, CacheNode))
 
