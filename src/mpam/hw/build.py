@@ -30,6 +30,21 @@ class Hardware:
                 return m
         raise KeyError(f"no MSC named {name!r}")
 
+    def ioremap(self, base: int, size: int) -> Msc:
+        """The MMIO MSC whose register page is [base, base + size), as a driver maps it
+        from the address firmware gave; KeyError when no MSC answers there."""
+        for m in self.mscs:
+            if isinstance(m, Msc) and m.desc.base_address == base and size <= m.desc.size:
+                return m
+        raise KeyError(f"no MSC page at 0x{base:X} (0x{size:X} bytes)")
+
+    def pcc_channel(self, subspace: int) -> PccMsc:
+        """The firmware-backed MSC behind PCC subspace `subspace`."""
+        for m in self.mscs:
+            if isinstance(m, PccMsc) and m.subspace_id == subspace:
+                return m
+        raise KeyError(f"no PCC subspace {subspace}")
+
 
 def build(description: Platform, clock: Clock | None = None) -> Hardware:
     """Build the hardware described by `description` in its reset state."""

@@ -1,0 +1,82 @@
+"""Register access for the driver: by register name, through the MSC's only interface.
+
+The driver reaches an MSC exactly as Linux does: 32-bit reads and writes of its page (or of
+the PCC mailbox that stands for it), with MPAMCFG_PART_SEL and MSMON_CFG_MON_SEL choosing
+the RIS, PARTID and monitor. Names and fields come from the register map, never literal
+offsets. Every access carries the calling context, so a firmware-backed MSC refuses one
+made where the caller could not sleep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mpam.hw.msc import AccessContext, Msc
+from mpam.hw.pcc import PccMsc
+from mpam.hw.regmap import reg
+
+__all__ = ["Regs", "fields", "get"]
+
+
+def fields(name: str, **values: int) -> int:
+    """A register value with the named fields set, e.g. ``fields("MPAMCFG_PART_SEL",
+    RIS=1, PARTID_SEL=5)``."""
+    r = reg(name)
+    out = 0
+    for key, value in values.items():
+        out |= r.field(key).prep(value)
+    return out
+
+
+def get(name: str, field_name: str, value: int) -> int:
+    """One field of a register value."""
+    return reg(name).field(field_name).get(value)
+
+
+class Regs:
+    """The registers of one MSC as the driver sees them."""
+
+    def __init__(
+        self, msc: Msc | PccMsc, context: Callable[[], AccessContext] | None = None
+    ) -> None:
+        self.msc = msc
+        self._context = context or (lambda: AccessContext.TASK)
+        self.override: AccessContext | None = None
+
+    @property
+    def ctx(self) -> AccessContext:
+        """The context of the code making the access: the kernel's, unless overridden."""
+        return self.override if self.override is not None else self._context()
+
+    def read(self, name: str, index: int = 0) -> int:
+        """Word `index` of register `name` (array element, or the high word of a 64-bit
+        register when index is 1)."""
+        return self.msc.read32(reg(name).offset + 4 * index, self.ctx)
+
+    def write(self, name: str, value: int, index: int = 0) -> None:
+        self.msc.write32(reg(name).offset + 4 * index, value, self.ctx)
+
+    def read64(self, name: str) -> int:
+        """A 64-bit register, low word first."""
+        low = self.read(name)
+        return low | (self.read(name, 1) << 32)
+
+    def part_sel(self, ris: int, partid: int = 0, internal: bool = False) -> None:
+        self.write(
+            "MPAMCFG_PART_SEL",
+            fields("MPAMCFG_PART_SEL", RIS=ris, PARTID_SEL=partid, INTERNAL=int(internal)),
+        )
+
+    def mon_sel(self, ris: int, mon: int) -> None:
+        self.write("MSMON_CFG_MON_SEL", fields("MSMON_CFG_MON_SEL", RIS=ris, MON_SEL=mon))
+
+    def write_bitmap(self, name: str, width: int, bits: int) -> None:
+        """A portion bitmap of `width` bits, in 32-bit words."""
+        for word in range((width + 31) // 32):
+            self.write(name, (bits >> (32 * word)) & 0xFFFF_FFFF, word)
+
+    def read_bitmap(self, name: str, width: int) -> int:
+        out = 0
+        for word in range((width + 31) // 32):
+            out |= self.read(name, word) << (32 * word)
+        return out

@@ -1,0 +1,126 @@
+"""One MPAM machine, assembled from a description and booted like the real thing.
+
+The hardware is built from the platform description; everything above it learns about the
+machine the way Linux does: the kernel boots on the CPUs, and the MPAM driver finds the MSCs
+in the ACPI MPAM table and the caches in the PPTT that firmware (`mpam.firmware`) built,
+then reads what each MSC implements from its ID registers.
+
+Interrupts are taken at safe points, as on a real CPU between instructions: an MSC that
+raises its error line during an access has its handler run once the access is over
+(`service`), never in the middle of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mpam.driver.mpam_devices import MpamDriver
+from mpam.driver.mpam_msmon import Msmon
+from mpam.firmware import CacheTopology, build_tables, parse_pptt
+from mpam.hw import Hardware, build
+from mpam.hw.irq import IrqLine
+from mpam.kernel import Context, Kernel
+from mpam.platform import DEFAULT, Platform, load
+
+__all__ = ["Machine"]
+
+
+class Machine:
+    """A machine: hardware, firmware tables, kernel and MPAM driver."""
+
+    def __init__(self, platform: Platform | str | Path = DEFAULT, *, name: str = "mpam") -> None:
+        self.platform = platform if isinstance(platform, Platform) else load(platform)
+        self.name = name
+        self.hw: Hardware = build(self.platform)
+        self.tables = build_tables(self.platform)
+        self.kernel = Kernel(self.hw)
+        self.pptt = CacheTopology(parse_pptt(self.tables["PPTT.aml"]))
+        # The NUMA map Linux takes from the SRAT, which mpam.firmware does not build yet.
+        pxm_to_node = {n.proximity_domain: n.node for n in self.platform.numa}
+        cpu_to_node = {c: n.node for n in self.platform.numa for c in n.cpus}
+        k = self.kernel
+        self.driver = MpamDriver(
+            log=k.klog.log,
+            bus=self.hw,
+            hotplug=k.cpuhp,
+            queue_work=k.workqueue.queue_work,
+            possible_cpus=range(len(self.hw.cpus)),
+            mpam_table=self.tables["MPAM.aml"],
+            pptt=self.pptt,
+            pxm_to_node=pxm_to_node,
+            cpu_to_node=cpu_to_node,
+            supports_mpam=k.system_supports_mpam,
+            context=k.ctx.access_context,
+        )
+        self.msmon = Msmon(self.driver, self._sleep_us)
+        self.driver.on_enable.append(self._enable_static_key)
+        self.driver.on_disable.append(self._disable_static_key)
+        k.initcalls += [self._register_cpus, self.driver.driver_init, self.driver.acpi_parse]
+        self._pending_irqs: list[int] = []
+        self._wire_interrupts()
+
+    # --- boot -----------------------------------------------------------------------------
+
+    def boot(self) -> Machine:
+        """Boot the kernel; the driver probes and enables MPAM during its initcalls."""
+        self.kernel.boot()
+        self.service()
+        return self
+
+    def _register_cpus(self) -> int:
+        """arm64_mpam_register_cpus (arch_initcall): the CPUs are a requestor too."""
+        info = self.kernel.cpu_mpam
+        if info is None:
+            return 0
+        return self.driver.register_requestor(info.partid_max, info.pmg_max)
+
+    def _enable_static_key(self) -> None:
+        self.kernel.scheduler.mpam_enabled = True
+
+    def _disable_static_key(self) -> None:
+        self.kernel.scheduler.mpam_enabled = False
+
+    def _sleep_us(self, usec: int) -> None:
+        """A sleeping wait in the driver: simulated time passes."""
+        self.kernel.clock.advance(usec * 1000)
+
+    # --- interrupts -----------------------------------------------------------------------
+
+    def _wire_interrupts(self) -> None:
+        for device_gsiv in {
+            m.error_interrupt.gsiv for m in self.platform.mscs if m.error_interrupt
+        }:
+            line = self.hw.irq.line(device_gsiv)
+            line.handlers.append(self._raise)
+
+    def _raise(self, line: IrqLine) -> None:
+        if line.gsiv not in self._pending_irqs:
+            self._pending_irqs.append(line.gsiv)
+
+    def service(self) -> None:
+        """Take pending interrupts (in IRQ context), then run the work they queued."""
+        k = self.kernel
+        while self._pending_irqs:
+            gsiv = self._pending_irqs.pop(0)
+            with k.ctx.enter(Context.IRQ, 0):
+                for msc in self.driver.mscs:
+                    if msc.error_irq == gsiv and msc.error_irq_requested:
+                        self.driver.irq_handler(msc)
+            self.hw.irq.line(gsiv).ack()
+        with k.ctx.enter(Context.TASK, 0):
+            k.workqueue.flush()
+
+    # --- what users do --------------------------------------------------------------------
+
+    def cpu_down(self, cpu: int) -> int:
+        ret = self.kernel.cpu_down(cpu)
+        self.service()
+        return ret
+
+    def cpu_up(self, cpu: int) -> int:
+        ret = self.kernel.cpu_up(cpu)
+        self.service()
+        return ret
+
+    def dmesg(self, min_level: str = "info") -> str:
+        return self.kernel.klog.dmesg(min_level)
