@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# The main job: install, then run the most complete end-to-end job mpam can do today:
-# build the ACPI MPAM table and PPTT firmware would publish for the default platform (rdn2),
-# decode them as a firmware engineer reads them, then power on the hardware and list what
-# its registers report. Options (e.g. -p two-socket) choose another platform.
+# The main job: install, then run the most complete end-to-end job mpam can do today on the
+# default platform (rdn2): build the ACPI MPAM table and PPTT firmware would publish and decode
+# them, power on the hardware and list what its registers report, then boot the machine in the
+# background (the kernel boots, the MPAM driver discovers the MSCs from the tables and enables
+# MPAM), show its kernel log, its tasks and a CPU going offline and back, and shut it down.
+# Options (e.g. -p two-socket) choose another platform.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install.sh
+mpam=.venv/bin/mpam
 tables="$(mktemp -d)"
-trap 'rm -rf "$tables"' EXIT
-.venv/bin/mpam acpi build "$@" -o "$tables"
-.venv/bin/mpam acpi decode "$tables/MPAM.aml"
-.venv/bin/mpam acpi decode "$tables/PPTT.aml"
-.venv/bin/mpam inventory "$@"
+export MPAM_RUNTIME_DIR="$tables/run"
+trap '$mpam shutdown --name main >/dev/null 2>&1 || true; rm -rf "$tables"' EXIT
+$mpam acpi build "$@" -o "$tables"
+$mpam acpi decode "$tables/MPAM.aml"
+$mpam acpi decode "$tables/PPTT.aml"
+$mpam inventory "$@"
+$mpam boot "$@" --name main
+$mpam dmesg --name main
+$mpam status --name main
+$mpam ps --name main
+$mpam cpu offline 1 --name main
+$mpam cpu online 1 --name main
+$mpam dmesg --name main | tail -n 4
+$mpam shutdown --name main

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from mpam.cli import main
+from mpam.machine import client
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -49,11 +50,12 @@ def _norm(text: str) -> str:
 PIPE = re.compile(r"^(.*?)\s*\|\s*(head|tail) -n? ?(\d+)$")
 
 
-def _run(cmd: str) -> tuple[int, str]:
+def _run(cmd: str, runtime: Path) -> tuple[int, str]:
     pipe = PIPE.match(cmd)
     args = shlex.split(pipe.group(1) if pipe else cmd)
     assert args[0] == "mpam", "only mpam commands are run"
-    result = CliRunner().invoke(main, args[1:], env={"COLUMNS": "100"})
+    env = {"COLUMNS": "100", "MPAM_RUNTIME_DIR": str(runtime)}
+    result = CliRunner().invoke(main, args[1:], env=env)
     output = result.output
     if pipe:
         lines = output.splitlines()
@@ -76,8 +78,18 @@ def test_console_examples(
     if doc not in _WORKDIRS:
         _WORKDIRS[doc] = tmp_path_factory.mktemp(doc)
     monkeypatch.chdir(_WORKDIRS[doc])
+    runtime = _WORKDIRS[doc] / ".run"  # machines booted by the examples live here
+    monkeypatch.setenv("MPAM_RUNTIME_DIR", str(runtime))
+    try:
+        _check_block(where, text, runtime)
+    finally:
+        for name in client.running():
+            client.shutdown(client.RunningMachine(name))
+
+
+def _check_block(where: str, text: str, runtime: Path) -> None:
     for cmd, expected in _commands(text):
-        code, output = _run(cmd)
+        code, output = _run(cmd, runtime)
         failing = expected.lstrip().startswith("Error:")
         assert (code != 0) == failing, f"{where}: {cmd} exited {code}\n{output}"
         assert _norm(output) == _norm(expected), f"{where}: output of {cmd!r} drifted"

@@ -24,6 +24,7 @@ work callbacks here), which is what the PCC mailbox requires.
 from __future__ import annotations
 
 import errno
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -73,6 +74,9 @@ ERROR_NAMES = (
     "Reserved",
     "Reserved",
 )
+
+#: How many of the driver's most recent MMIO accesses the trace keeps.
+MMIO_TRACE_LEN = 65536
 
 #: Linux's MPAM_MSC_MAX_NUM_RIS: RIS indexes above it are refused.
 MAX_NUM_RIS = 16
@@ -151,7 +155,7 @@ class MpamDriver:
         self.disable_reason: str | None = None
         self.cpuhp_state = 0
         self.regs: dict[int, Regs] = {}
-        self.mmio_trace: list[MmioAccess] = []
+        self.mmio_trace: deque[MmioAccess] = deque(maxlen=MMIO_TRACE_LEN)
         self.tracing = False
         # Hooks for the monitor code and the resctrl glue, which live above this module.
         self.on_enable: list[Callable[[], None]] = []

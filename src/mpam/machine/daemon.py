@@ -1,0 +1,215 @@
+"""A running machine: one background process per machine, answering on a Unix socket.
+
+`mpam boot` starts `python -m mpam.machine.daemon`, which builds and boots the machine and
+then serves requests, one JSON object per line each way, until `shutdown`. The socket, the
+pid file and the process's own log live in the runtime directory (`runtime_dir()`), named
+after the machine, so several machines can run at once. Requests are served one at a time,
+as the machine is one kernel with one big lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import socketserver
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mpam.machine.machine import Machine
+
+__all__ = ["Request", "handlers", "main", "pid_file", "runtime_dir", "socket_path"]
+
+Request = dict[str, Any]
+
+
+def runtime_dir() -> Path:
+    """Where running machines keep their sockets: $MPAM_RUNTIME_DIR, else
+    $XDG_RUNTIME_DIR/mpam, else a per-user directory under the temporary directory."""
+    env = os.environ.get("MPAM_RUNTIME_DIR")
+    if env:
+        path = Path(env)
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        path = Path(os.environ["XDG_RUNTIME_DIR"]) / "mpam"
+    else:
+        path = Path(tempfile.gettempdir()) / f"mpam-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def socket_path(name: str) -> Path:
+    return runtime_dir() / f"{name}.sock"
+
+
+def pid_file(name: str) -> Path:
+    return runtime_dir() / f"{name}.pid"
+
+
+def _ps(m: Machine, args: Request) -> list[dict[str, Any]]:
+    sched = m.kernel.scheduler
+    rows = []
+    for t in m.kernel.tasks:
+        word = t.mpam_partid_pmg
+        labels = t.labels
+        running = sched.current(t.cpu) is t if t.cpu is not None else False
+        rows.append(
+            {
+                "pid": t.pid,
+                "name": f"[{t.proc_comm}]" if t.kthread else t.comm,
+                "cpu": t.cpu,
+                "state": "R" if running else t.state,
+                "partid": labels.partid_d,
+                "pmg": labels.pmg_d,
+                "word": word,
+            }
+        )
+    return rows
+
+
+def _status(m: Machine, args: Request) -> dict[str, Any]:
+    d = m.driver
+    return {
+        "name": m.name,
+        "platform": m.platform.name,
+        "pid": os.getpid(),
+        "time_ns": m.kernel.clock.now_ns,
+        "cpus_online": sorted(m.kernel.cpuhp.online_mask),
+        "cpus": len(m.hw.cpus),
+        "mpam_enabled": d.enabled,
+        "partids": d.partid_max + 1 if d.enabled else 0,
+        "pmgs": d.pmg_max + 1 if d.enabled else 0,
+        "mscs": len(d.mscs),
+        "classes": d.describe()["classes"],
+    }
+
+
+def _dmesg(m: Machine, args: Request) -> str:
+    return m.dmesg(str(args.get("level", "info")))
+
+
+def _cpu(m: Machine, args: Request) -> int:
+    cpu = int(args["cpu"])
+    return m.cpu_up(cpu) if args.get("online") else m.cpu_down(cpu)
+
+
+def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
+    kind = args.get("kind", "all")
+    cpu, register, msc = args.get("cpu"), args.get("register"), args.get("msc")
+    out: list[dict[str, Any]] = []
+    if kind in ("all", "sysreg"):
+        for r in m.kernel.trace.records:
+            if (cpu is None or r.cpu == cpu) and (register is None or r.register == register):
+                out.append(
+                    {
+                        "time_ns": r.time_ns,
+                        "kind": "sysreg",
+                        "cpu": r.cpu,
+                        "pid": r.pid,
+                        "comm": r.comm,
+                        "register": r.register,
+                        "before": r.before,
+                        "after": r.after,
+                        "origin": r.origin,
+                    }
+                )
+    if kind in ("all", "mmio"):
+        for a in m.driver.mmio_trace:
+            if (msc is None or a.msc == msc) and (
+                register is None or a.register.startswith(register)
+            ):
+                out.append(
+                    {
+                        "time_ns": a.time_ns,
+                        "kind": "mmio",
+                        "msc": a.msc,
+                        "write": a.write,
+                        "offset": a.offset,
+                        "register": a.register,
+                        "value": a.value,
+                    }
+                )
+    out.sort(key=lambda row: row["time_ns"])
+    last = args.get("last")
+    return out[-int(last) :] if last else out
+
+
+def handlers() -> dict[str, Callable[[Machine, Request], Any]]:
+    """The requests a running machine answers, by name."""
+    return {"status": _status, "ps": _ps, "dmesg": _dmesg, "cpu": _cpu, "trace": _trace}
+
+
+class _Server(socketserver.UnixStreamServer):
+    machine: Machine
+    stopping: bool = False
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        for raw in self.rfile:
+            try:
+                request = json.loads(raw)
+                op = request.get("op")
+                if op == "shutdown":
+                    self._reply({"ok": True, "result": None})
+                    self.server.stopping = True
+                    threading.Thread(target=self.server.shutdown, daemon=True).start()
+                    return
+                handler = handlers().get(op)
+                if handler is None:
+                    self._reply({"ok": False, "error": f"unknown request {op!r}"})
+                    continue
+                result = handler(self.server.machine, request.get("args", {}))
+                self._reply({"ok": True, "result": result})
+            except Exception as e:  # a request must never take the machine down
+                self._reply({"ok": False, "error": f"{type(e).__name__}: {e}"})
+
+    def _reply(self, message: dict[str, Any]) -> None:
+        self.wfile.write(json.dumps(message).encode() + b"\n")
+        self.wfile.flush()
+
+
+def serve(name: str, platform: str) -> int:
+    """Boot the machine, then answer requests until shut down."""
+    machine = Machine(platform, name=name)
+    machine.driver.tracing = True
+    machine.boot()
+    path = socket_path(name)
+    if path.exists():
+        probe = socket.socket(socket.AF_UNIX)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink()  # left behind by a machine that died
+        else:
+            probe.close()
+            sys.stderr.write(f"a machine named {name!r} is already running\n")
+            return 1
+    server = _Server(str(path), _Handler)
+    server.machine = machine
+    pid_file(name).write_text(f"{os.getpid()}\n")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        path.unlink(missing_ok=True)
+        pid_file(name).unlink(missing_ok=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mpam.machine.daemon")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--platform", required=True)
+    args = parser.parse_args(argv)
+    return serve(args.name, args.platform)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""A running machine from the command line: a real background process per machine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mpam.cli import main
+from mpam.machine import client
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("MPAM_RUNTIME_DIR", str(tmp_path))
+    yield tmp_path
+    for name in client.running():  # never leave a machine behind
+        client.shutdown(client.RunningMachine(name))
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
+    return result.exit_code, result.output
+
+
+def test_boot_ps_offline_dmesg_shutdown(runtime: Path) -> None:
+    code, out = _run("boot", "--platform", "tiny")
+    assert code == 0, out
+    assert out == "mpam: booted tiny (4 CPUs, 2 MSCs); MPAM enabled with 16 PARTIDs and 2 PMGs\n"
+    assert (runtime / "mpam.sock").exists()
+    pid = int((runtime / "mpam.pid").read_text())
+    assert pid != os.getpid()
+
+    code, out = _run("ps")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["PID", "NAME", "CPU", "STATE", "PARTID", "PMG"]
+    assert lines[1].split() == ["1", "sh", "0", "S", "0", "0"]
+    assert any(line.split()[1] == "[cpuhp/3]" for line in lines[1:])
+
+    assert _run("cpu", "offline", "3") == (0, "")
+    code, out = _run("status")
+    assert "CPUs online: 0-2 of 4" in out
+    code, out = _run("dmesg")
+    assert out.splitlines()[-2:] == [
+        "[    0.091500] CPU3: shutdown",
+        "[    0.091500] psci: CPU3 killed (polled 0 ms)",
+    ]
+    assert "MPAM enabled with 16 PARTIDs and 2 PMGs" in out
+    code, out = _run("cpu", "offline", "9")
+    assert code == 1 and "cpu9: Invalid argument (EINVAL)" in out
+    assert _run("cpu", "online", "3") == (0, "")
+
+    code, out = _run("trace", "--kind", "sysreg", "--cpu", "3", "--register", "MPAM1_EL1")
+    assert code == 0 and "cpu3 pid 0 swapper/3: msr MPAM1_EL1" in out
+    code, out = _run("trace", "--kind", "mmio", "--msc", "l3", "--last", "2")
+    assert code == 0 and len(out.splitlines()) == 2 and all(" l3 " in x for x in out.splitlines())
+
+    assert _run("shutdown") == (0, "mpam: shut down\n")
+    assert not (runtime / "mpam.sock").exists()
+    code, out = _run("ps")
+    assert code == 1 and "no machine is running" in out
+
+
+def test_several_machines_by_name(runtime: Path) -> None:
+    assert _run("boot", "-p", "tiny", "--name", "a")[0] == 0
+    assert _run("boot", "-p", "rdn2", "--name", "b")[0] == 0
+    code, out = _run("ps")
+    assert code == 1 and "2 machines are running (a, b): use --name" in out
+    code, out = _run("status", "--name", "b")
+    assert "platform rdn2" in out and "MPAM enabled with 64 PARTIDs and 2 PMGs" in out
+    code, out = _run("boot", "--name", "a")
+    assert code == 1 and "a machine named 'a' is already running" in out
+    assert _run("shutdown", "--name", "a") == (0, "a: shut down\n")
+    assert client.running() == ["b"]
+    assert _run("shutdown") == (0, "b: shut down\n")
+
+
+def test_boot_refuses_a_bad_platform(runtime: Path) -> None:
+    code, out = _run("boot", "-p", "nonesuch")
+    assert code == 1 and "no preset named 'nonesuch'" in out
+    assert client.running() == []
