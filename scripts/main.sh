@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: install, then run the most complete end-to-end job mpam can do today on the
-# default platform (rdn2): build the ACPI MPAM table and PPTT firmware would publish and decode
+# default platform (rdn2): build the ACPI MPAM table, PPTT and SRAT firmware would publish, decode
 # them, power on the hardware and list what its registers report, then boot the machine in the
 # background (the kernel boots, the MPAM driver discovers the MSCs from the tables and enables
 # MPAM), show its kernel log, its tasks and a CPU going offline and back, and shut it down.
@@ -15,6 +15,7 @@ trap '$mpam shutdown --name main >/dev/null 2>&1 || true; rm -rf "$tables"' EXIT
 $mpam acpi build "$@" -o "$tables"
 $mpam acpi decode "$tables/MPAM.aml"
 $mpam acpi decode "$tables/PPTT.aml"
+$mpam acpi decode "$tables/SRAT.aml"
 $mpam inventory "$@"
 $mpam boot "$@" --name main
 $mpam dmesg --name main

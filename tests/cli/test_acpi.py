@@ -95,6 +95,6 @@ def test_decode_refuses_corrupt_tables() -> None:
     assert "truncated: the table length says 996 bytes, only 986 given" in out
     assert "[000h" not in out
     code, out = _run("acpi", "decode", "-", stdin=b"RSDT" + bytes(40))
-    assert code == 1 and "not an MPAM table or PPTT: signature 'RSDT'" in out
+    assert code == 1 and "not an MPAM table, PPTT or SRAT: signature 'RSDT'" in out
     code, out = _run("acpi", "decode", "-", stdin=b"MP")
-    assert code == 1 and "not an MPAM table or PPTT" in out
+    assert code == 1 and "not an MPAM table, PPTT or SRAT" in out

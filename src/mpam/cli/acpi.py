@@ -16,10 +16,13 @@ from mpam.firmware import (
     check_pptt,
     disassemble_mpam,
     disassemble_pptt,
+    disassemble_srat,
     mpam_to_dict,
     parse_mpam,
     parse_pptt,
+    parse_srat,
     pptt_to_dict,
+    srat_to_dict,
 )
 
 __all__ = ["acpi"]
@@ -38,10 +41,10 @@ def acpi() -> None:
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory to write MPAM.aml and PPTT.aml into (created if missing).",
+    help="Directory to write MPAM.aml, PPTT.aml and SRAT.aml into (created if missing).",
 )
 def build(platform_name: str, out_dir: Path) -> None:
-    """Write the MPAM table and PPTT that firmware would publish for a platform."""
+    """Write the MPAM table, PPTT and SRAT that firmware would publish for a platform."""
     tables = build_tables(load_platform(platform_name))
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, data in tables.items():
@@ -68,7 +71,8 @@ def _read(path: str) -> bytes:
     "exit with status 1 if there is any.",
 )
 def decode(file: str, as_json: bool, strict: bool) -> None:
-    """Print every field of an MPAM table or PPTT (chosen by its signature) with its offset.
+    """Print every field of an MPAM table, PPTT or SRAT (chosen by its signature) with its
+    offset.
 
     FILE is a binary table (`-` reads standard input). The listing follows the layout of
     ACPICA's `iasl -d`; for a PPTT it ends with each CPU's caches as Linux's cacheinfo
@@ -88,9 +92,14 @@ def decode(file: str, as_json: bool, strict: bool) -> None:
             findings = check_pptt(pptt)
             record = pptt_to_dict(pptt)
             text = disassemble_pptt(pptt, data, findings, source=source, strict=strict)
+        elif signature == b"SRAT":
+            srat = parse_srat(data)
+            findings = []
+            record = srat_to_dict(srat)
+            text = disassemble_srat(srat, data, source=source)
         else:
             raise click.ClickException(
-                f"{source}: not an MPAM table or PPTT: signature "
+                f"{source}: not an MPAM table, PPTT or SRAT: signature "
                 f"{signature.decode('latin-1')!r} at offset 0"
             )
     except TableError as e:

@@ -22,11 +22,12 @@ from mpam.firmware.acpi_mpam import (
 from mpam.firmware.build import build_mpam, build_pptt, build_tables
 from mpam.firmware.cacheinfo import CacheLeaf, CacheTopology
 from mpam.firmware.check import Finding, check_mpam, check_pptt
-from mpam.firmware.disasm import disassemble_mpam, disassemble_pptt
-from mpam.firmware.export import mpam_to_dict, pptt_to_dict
+from mpam.firmware.disasm import disassemble_mpam, disassemble_pptt, disassemble_srat
+from mpam.firmware.export import mpam_to_dict, pptt_to_dict, srat_to_dict
 from mpam.firmware.layout import TableError
 from mpam.firmware.mpam_table import LocatorType, MpamTable, MscNode, ResourceNode, parse_mpam
 from mpam.firmware.pptt import CacheNode, Pptt, ProcessorNode, parse_pptt
+from mpam.firmware.srat import NumaMap, Srat, build_srat, numa_map, parse_srat
 
 __all__ = [
     "AcpiMpam",
@@ -40,23 +41,30 @@ __all__ = [
     "MpamTable",
     "MscDevice",
     "MscNode",
+    "NumaMap",
     "Pptt",
     "ProcessorNode",
     "ResourceNode",
     "RisLocation",
+    "Srat",
     "TableError",
     "build_mpam",
     "build_pptt",
+    "build_srat",
     "build_tables",
     "check_mpam",
     "check_pptt",
     "count_msc",
     "disassemble_mpam",
     "disassemble_pptt",
+    "disassemble_srat",
     "mpam_to_dict",
+    "numa_map",
     "parse_mpam",
     "parse_msc_devices",
     "parse_pptt",
     "parse_resources",
+    "parse_srat",
     "pptt_to_dict",
+    "srat_to_dict",
 ]

@@ -35,6 +35,7 @@ from mpam.firmware.pptt import (
     ProcessorFlags,
 )
 from mpam.firmware.sdt import HEADER, with_header
+from mpam.firmware.srat import build_srat
 from mpam.platform.model import (
     AccessMode,
     Cache,
@@ -314,5 +315,10 @@ def build_pptt(platform: Platform) -> bytes:
 
 
 def build_tables(platform: Platform) -> dict[str, bytes]:
-    """Both tables, keyed by the file names firmware dumps use (``MPAM.aml``, ``PPTT.aml``)."""
-    return {"MPAM.aml": build_mpam(platform), "PPTT.aml": build_pptt(platform)}
+    """The tables the driver needs, keyed by the file names firmware dumps use: the MPAM
+    table, the PPTT, and the SRAT that maps proximity domains to CPUs and memory."""
+    return {
+        "MPAM.aml": build_mpam(platform),
+        "PPTT.aml": build_pptt(platform),
+        "SRAT.aml": build_srat(platform),
+    }

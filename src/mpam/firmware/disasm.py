@@ -10,7 +10,7 @@ iasl's known slips (the spurious dependency lines, stopping at locator type 0xFF
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from mpam.firmware.cacheinfo import CacheTopology
 from mpam.firmware.check import Finding
@@ -37,13 +37,23 @@ from mpam.firmware.pptt import (
     ProcessorNode,
 )
 from mpam.firmware.sdt import HEADER, TableHeader, checksum
+from mpam.firmware.srat import (
+    GICC_AFFINITY,
+    MEMORY_AFFINITY,
+    SRAT_HEADER,
+    GiccAffinity,
+    MemoryAffinity,
+    Srat,
+    numa_map,
+)
 from mpam.platform.reader import format_cpulist
 
-__all__ = ["disassemble_mpam", "disassemble_pptt"]
+__all__ = ["disassemble_mpam", "disassemble_pptt", "disassemble_srat"]
 
 _DESCRIPTIONS = {
     "MPAM": "Memory System Resource Partitioning and Monitoring Table",
     "PPTT": "Processor Properties Topology Table",
+    "SRAT": "System Resource Affinity Table",
 }
 
 _LOCATOR_NAMES: dict[int, str] = {
@@ -76,7 +86,7 @@ def _name(raw: bytes) -> str:
     return '"' + "".join(chr(b) if 0x20 <= b < 0x7F else " " for b in text) + '"'
 
 
-def _rows(layout: Layout, values: dict[str, object], base: int) -> list[str]:
+def _rows(layout: Layout, values: Mapping[str, object], base: int) -> list[str]:
     out = []
     for f, off in zip(layout.fields, layout.offsets, strict=True):
         value = values[f.key]
@@ -280,4 +290,34 @@ def disassemble_pptt(
     out += _cacheinfo(pptt)
     out += _findings(findings, strict)
     out += _raw(data[: pptt.header.length])
+    return "\n".join(out) + "\n"
+
+
+def disassemble_srat(srat: Srat, data: bytes, *, source: str = "SRAT.aml") -> str:
+    """The iasl-style listing of a decoded SRAT, with the NUMA nodes Linux derives."""
+    out = _banner("SRAT", source) + _header(srat.header, data)
+    fixed = SRAT_HEADER.unpack(data, HEADER.size, srat.header.length, "SRAT")
+    out += _rows(SRAT_HEADER, dict(fixed), HEADER.size)
+    for e in srat.entries:
+        out.append("")
+        if isinstance(e, GiccAffinity):
+            layout, name = GICC_AFFINITY, "GICC Affinity"
+        else:
+            layout, name = MEMORY_AFFINITY, "Memory Affinity"
+        values = dict(layout.unpack(data, e.offset, srat.header.length, "SRAT"))
+        rows = _rows(layout, values, e.offset)
+        rows[0] += f" [{name}]"
+        flags_at = [f.key for f in layout.fields].index("flags")
+        flags = [_sub("Enabled", str(e.flags & 1))]
+        if isinstance(e, MemoryAffinity):
+            flags += [_sub("Hot Pluggable", str((e.flags >> 1) & 1)),
+                      _sub("Non-Volatile", str((e.flags >> 2) & 1))]  # fmt: skip
+        out += rows[: flags_at + 1] + flags + rows[flags_at + 1 :]
+    numa = numa_map(srat)
+    out += ["", "/*", " * Linux NUMA nodes (proximity domain -> node; CPUs):"]
+    for pxm, node in numa.pxm_to_node.items():
+        cpus = format_cpulist([c for c, n in numa.cpu_to_node.items() if n == node])
+        out.append(f" *   PXM {pxm} -> node {node}; CPUs {cpus or '-'}")
+    out.append(" */")
+    out += _raw(data[: srat.header.length])
     return "\n".join(out) + "\n"

@@ -14,8 +14,9 @@ from mpam.firmware.cacheinfo import CacheTopology
 from mpam.firmware.mpam_table import MSC_NODE, MpamTable, MscNode, ResourceNode
 from mpam.firmware.pptt import CacheNode, OtherNode, Pptt, ProcessorNode
 from mpam.firmware.sdt import TableHeader
+from mpam.firmware.srat import GiccAffinity, Srat, numa_map
 
-__all__ = ["mpam_to_dict", "pptt_to_dict"]
+__all__ = ["mpam_to_dict", "pptt_to_dict", "srat_to_dict"]
 
 
 def _text(raw: bytes) -> str:
@@ -119,4 +120,22 @@ def pptt_to_dict(pptt: Pptt) -> dict[str, Any]:
             ]
             for uid, caches in leaves.items()
         },
+    }
+
+
+def srat_to_dict(srat: Srat) -> dict[str, Any]:
+    """The SRAT as a dictionary, with the NUMA map Linux derives from it."""
+    numa = numa_map(srat)
+    return {
+        **_header(srat.header),
+        "entries": [
+            {
+                "offset": e.offset,
+                "type": "gicc" if isinstance(e, GiccAffinity) else "memory",
+                **{k: v for k, v in vars(e).items() if k != "offset"},
+            }
+            for e in srat.entries
+        ],
+        "pxm_to_node": {str(k): v for k, v in numa.pxm_to_node.items()},
+        "cpu_to_node": {str(k): v for k, v in numa.cpu_to_node.items()},
     }

@@ -2,8 +2,8 @@
 
 The hardware is built from the platform description; everything above it learns about the
 machine the way Linux does: the kernel boots on the CPUs, and the MPAM driver finds the MSCs
-in the ACPI MPAM table and the caches in the PPTT that firmware (`mpam.firmware`) built,
-then reads what each MSC implements from its ID registers.
+in the ACPI MPAM table, the caches in the PPTT and the NUMA nodes in the SRAT that firmware
+(`mpam.firmware`) built, then reads what each MSC implements from its ID registers.
 
 Interrupts are taken at safe points, as on a real CPU between instructions: an MSC that
 raises its error line during an access has its handler run once the access is over
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mpam.driver.mpam_devices import MpamDriver
 from mpam.driver.mpam_msmon import Msmon
-from mpam.firmware import CacheTopology, build_tables, parse_pptt
+from mpam.firmware import CacheTopology, build_tables, numa_map, parse_pptt, parse_srat
 from mpam.hw import Hardware, build
 from mpam.hw.irq import IrqLine
 from mpam.kernel import Context, Kernel
@@ -35,9 +35,9 @@ class Machine:
         self.tables = build_tables(self.platform)
         self.kernel = Kernel(self.hw)
         self.pptt = CacheTopology(parse_pptt(self.tables["PPTT.aml"]))
-        # The NUMA map Linux takes from the SRAT, which mpam.firmware does not build yet.
-        pxm_to_node = {n.proximity_domain: n.node for n in self.platform.numa}
-        cpu_to_node = {c: n.node for n in self.platform.numa for c in n.cpus}
+        # The NUMA map, from the SRAT as Linux derives it (ACPI processor UID = CPU number).
+        numa = numa_map(parse_srat(self.tables["SRAT.aml"]))
+        pxm_to_node, cpu_to_node = numa.pxm_to_node, numa.cpu_to_node
         k = self.kernel
         self.driver = MpamDriver(
             log=k.klog.log,
