@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,3 +84,21 @@ def test_boot_refuses_a_bad_platform(runtime: Path) -> None:
     code, out = _run("boot", "-p", "nonesuch")
     assert code == 1 and "no preset named 'nonesuch'" in out
     assert client.running() == []
+
+
+def test_trace_filters_and_an_idle_client(runtime: Path) -> None:
+    assert _run("boot", "-p", "rdn2")[0] == 0
+    code, out = _run("trace", "--kind", "mmio", "--register", "MPAMCFG_CPBM", "--last", "3")
+    assert code == 0 and len(out.splitlines()) == 3
+    assert all("MPAMCFG_CPBM<0>" in line for line in out.splitlines())
+    code, out = _run("trace", "--kind", "mmio", "--register", "MPAMCFG_MBW_MAX")
+    assert out and all(" MPAMCFG_MBW_MAX " in line for line in out.splitlines())
+    assert _run("trace", "--last", "0") == (0, "")
+    # A client that connects and says nothing does not hold up the others.
+    idle = socket.socket(socket.AF_UNIX)
+    idle.connect(str(runtime / "mpam.sock"))
+    try:
+        code, out = _run("status")
+        assert code == 0 and "platform rdn2" in out
+    finally:
+        idle.close()

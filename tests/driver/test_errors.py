@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 from mpam.driver import Feature
 from mpam.firmware import ClassType
 from mpam.hw.msc import ErrorCode, Msc
+from mpam.hw.pcc import PccMsc
 from mpam.machine import Machine
+from mpam.platform import from_toml_text
 
 
 def test_injected_error_disables_mpam() -> None:
@@ -51,3 +55,19 @@ def test_error_before_enable_is_only_reported() -> None:
     assert d.irq_handler(msc)
     assert "MPAM disabled" not in m.dmesg()
     assert "error irq from msc:0 'PARTID_SEL_Range', partid:99, pmg: 0, ris: 0" in m.dmesg()
+
+
+def test_error_from_a_firmware_backed_msc_is_handled_threaded() -> None:
+    """A PCC MSC's ESR cannot be read in hard IRQ context; its handler runs threaded."""
+    preset = (resources.files("mpam.platform") / "presets" / "two-socket.toml").read_text()
+    preset = preset.replace(
+        'linked_device = { hid = "ARMHM001", uid = 1 }',
+        'linked_device = { hid = "ARMHM001", uid = 1 }\nerror_interrupt = { gsiv = 450 }',
+    )
+    m = Machine(from_toml_text(preset)).boot()
+    pcc = m.hw.msc("mem-n1")
+    assert isinstance(pcc, PccMsc)
+    pcc.msc.inject_error(ErrorCode.PARTID_SEL_RANGE, partid_mon=40)
+    m.service()
+    assert "error irq from msc:21 'PARTID_SEL_Range', partid:40, pmg: 0, ris: 0" in m.dmesg()
+    assert not m.driver.enabled

@@ -11,6 +11,8 @@ from mpam.driver import MonCfg, MonType
 from mpam.driver.msc_io import get
 from mpam.firmware import ClassType
 from mpam.hw.msc import Msc
+from mpam.hw.pcc import SleepInAtomicContext
+from mpam.kernel import Context
 from mpam.machine import Machine
 from mpam.platform import from_toml_text
 
@@ -91,3 +93,25 @@ def test_mbwu_counts_survive_an_msc_power_cycle() -> None:
     assert m.cpu_up(3) == 0
     _push(m, 234)
     assert m.msmon.read(comp, cfg, MonType.MBWU) == (0, 1234)
+
+
+def test_read_with_no_online_cpu_at_the_msc_fails() -> None:
+    """smp_call_function_any finds no CPU: -ENXIO, and the stopped counter stays stopped."""
+    m = Machine(from_toml_text(memory_msc_platform(31, private=True))).boot()
+    klass = m.driver.classes[ClassType.MEMORY, 255]
+    comp = klass.components[0]
+    cfg = MonCfg(m.msmon.alloc_mbwu_mon(klass), partid=1)
+    m.msmon.read(comp, cfg, MonType.MBWU)
+    assert m.cpu_down(2) == 0 and m.cpu_down(3) == 0
+    assert m.msmon.read(comp, cfg, MonType.MBWU) == (-errno.ENXIO, 0)
+    regs = m.driver.regs[1]
+    regs.mon_sel(0, cfg.mon)
+    assert not get("MSMON_CFG_MBWU_CTL", "EN", regs.read("MSMON_CFG_MBWU_CTL"))
+
+
+def test_read_may_not_be_called_where_it_cannot_sleep() -> None:
+    m = Machine("tiny").boot()
+    klass = m.driver.classes[ClassType.MEMORY, 255]
+    cfg = MonCfg(m.msmon.alloc_mbwu_mon(klass), partid=0)
+    with m.kernel.ctx.enter(Context.IRQ, 0), pytest.raises(SleepInAtomicContext):
+        m.msmon.read(klass.components[0], cfg, MonType.MBWU)

@@ -47,9 +47,9 @@ def boot(platform_name: str, name: str) -> None:
     load_platform(platform_name)  # a bad platform is refused here, not in the background
     try:
         machine = client.boot(platform_name, name)
+        info = machine.call("status")
     except client.MachineError as e:
         raise click.ClickException(str(e)) from None
-    info = machine.call("status")
     click.echo(
         f"{name}: booted {info['platform']} ({info['cpus']} CPUs, {info['mscs']} MSCs); "
         + (

@@ -598,8 +598,10 @@ class MpamDriver:
             value = 0
             for pri, lsb_field in (("intpri", "INTPRI"), ("dspri", "DSPRI")):
                 if p.has(Feature[f"{pri}_part"]) and p.has(Feature[f"{pri}_part_0_low"]):
+                    # GENMASK(wd, 0), as Linux v6.19 writes it: one bit wider than the
+                    # field's implemented width; hardware ignores the extra bit.
                     wd = getattr(p, f"{pri}_wd")
-                    value |= fields("MPAMCFG_PRI", **{lsb_field: (1 << wd) - 1})
+                    value |= fields("MPAMCFG_PRI", **{lsb_field: (1 << (wd + 1)) - 1})
             r.write("MPAMCFG_PRI", value)
 
     def apply_config(self, comp: MpamComponent, partid: int, cfg: MpamConfig) -> int:

@@ -64,9 +64,15 @@ def choose_counter(klass: MpamClass) -> int:
 class Msmon:
     """The monitor half of the driver, attached to an `MpamDriver`."""
 
-    def __init__(self, driver: MpamDriver, sleep_us: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        driver: MpamDriver,
+        sleep_us: Callable[[int], None],
+        might_sleep: Callable[[str], None] = lambda where: None,
+    ) -> None:
         self.driver = driver
         self.sleep_us = sleep_us
+        self.might_sleep = might_sleep
         driver.on_save.append(self.save_mbwu_state)
         driver.on_restore.append(self.restore_mbwu_state)
 
@@ -100,7 +106,10 @@ class Msmon:
     # --- reads ----------------------------------------------------------------------------
 
     def read(self, comp: MpamComponent, cfg: MonCfg, type_: MonType) -> tuple[int, int]:
-        """mpam_msmon_read: (errno or 0, value summed over the component's MSCs)."""
+        """mpam_msmon_read: (errno or 0, value summed over the component's MSCs).
+
+        It may sleep (to wait out NRDY), so it must not be called from atomic context."""
+        self.might_sleep("mpam_msmon_read")
         if not self.driver.enabled:
             return -errno.EIO, 0
         klass = comp.klass
@@ -121,10 +130,16 @@ class Msmon:
         err, total = 0, 0
         for vmsc in comp.vmscs:
             for ris in vmsc.ris:
+                if ris.msc.online_refs == 0:
+                    # No online CPU reaches the MSC: smp_call_function_any fails.
+                    err = -errno.ENXIO
+                    continue
+                # Every RIS is read (so it is reprogrammed), but after an error Linux adds
+                # nothing more: resctrl shows the partial sum with the error.
                 e, value = self._ris_read(ris, cfg, type_, width)
                 if e:
                     err = e
-                else:
+                elif not err:
                     total += value
         return err, total
 
@@ -216,8 +231,7 @@ class Msmon:
             r.write("MSMON_MBWU_L", 0)
             r.write("MSMON_MBWU_L", 0, 1)
 
-    @staticmethod
-    def _read_mbwu(r: Regs, width: int) -> tuple[bool, int]:
+    def _read_mbwu(self, r: Regs, width: int) -> tuple[bool, int]:
         """(NRDY, value) of the selected MBWU counter; long counters are read high, low,
         high until the high word is stable, as mpam_msc_read_mbwu_l does."""
         if width == 31:
@@ -232,6 +246,7 @@ class Msmon:
                 nrdy = bool(get("MSMON_MBWU_L", "NRDY", raw))
                 return nrdy, raw & ((1 << width) - 1)
             high = again
+        self.driver.log("warn", "mpam:mpam_msc_read_mbwu_l: Failed to read a stable value")
         return True, 0
 
     def reset_mbwu(self, comp: MpamComponent, cfg: MonCfg) -> None:

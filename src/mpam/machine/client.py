@@ -26,6 +26,8 @@ DEFAULT_NAME = "mpam"
 
 #: How long `boot` waits for the machine to come up (wall clock: it is a real process).
 BOOT_TIMEOUT_S = 120.0
+#: How long one request may take before the machine counts as not answering.
+REQUEST_TIMEOUT_S = 120.0
 
 
 class MachineError(RuntimeError):
@@ -42,13 +44,17 @@ class RunningMachine:
     def call(self, op: str, **args: Any) -> Any:
         """Send one request and return its result; MachineError when it fails."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(REQUEST_TIMEOUT_S)
             try:
                 sock.connect(str(self.path))
             except OSError:
                 raise MachineError(f"machine {self.name!r} is not running") from None
-            sock.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
-            with sock.makefile("rb") as reader:
-                line = reader.readline()
+            try:
+                sock.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
+                with sock.makefile("rb") as reader:
+                    line = reader.readline()
+            except TimeoutError:
+                raise MachineError(f"machine {self.name!r} did not answer") from None
         if not line:
             raise MachineError(f"machine {self.name!r} closed the connection")
         reply = json.loads(line)

@@ -1,10 +1,10 @@
 """A running machine: one background process per machine, answering on a Unix socket.
 
 `mpam boot` starts `python -m mpam.machine.daemon`, which builds and boots the machine and
-then serves requests, one JSON object per line each way, until `shutdown`. The socket, the
-pid file and the process's own log live in the runtime directory (`runtime_dir()`), named
-after the machine, so several machines can run at once. Requests are served one at a time,
-as the machine is one kernel with one big lock.
+then serves requests, one JSON object each way per connection, until `shutdown`. The
+socket, the pid file and the process's own log live in the runtime directory
+(`runtime_dir()`), named after the machine, so several machines can run at once. Requests
+are served one at a time, each under the machine's one lock.
 """
 
 from __future__ import annotations
@@ -135,7 +135,9 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
                 )
     out.sort(key=lambda row: row["time_ns"])
     last = args.get("last")
-    return out[-int(last) :] if last else out
+    if last is None:
+        return out
+    return out[-int(last) :] if int(last) > 0 else []
 
 
 def handlers() -> dict[str, Callable[[Machine, Request], Any]]:
@@ -143,8 +145,13 @@ def handlers() -> dict[str, Callable[[Machine, Request], Any]]:
     return {"status": _status, "ps": _ps, "dmesg": _dmesg, "cpu": _cpu, "trace": _trace}
 
 
-class _Server(socketserver.UnixStreamServer):
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """Each connection gets a thread, so a slow client holds up nobody; requests then take
+    the machine's one lock, as every path into a kernel takes its locks."""
+
+    daemon_threads = True
     machine: Machine
+    lock: threading.Lock
     stopping: bool = False
 
 
@@ -152,7 +159,13 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        for raw in self.rfile:
+        # One request per connection: an idle client can never hold the machine.
+        self.connection.settimeout(10.0)
+        try:
+            raw = self.rfile.readline()
+        except OSError:
+            return
+        if raw:
             try:
                 request = json.loads(raw)
                 op = request.get("op")
@@ -164,8 +177,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 handler = handlers().get(op)
                 if handler is None:
                     self._reply({"ok": False, "error": f"unknown request {op!r}"})
-                    continue
-                result = handler(self.server.machine, request.get("args", {}))
+                    return
+                with self.server.lock:
+                    result = handler(self.server.machine, request.get("args", {}))
                 self._reply({"ok": True, "result": result})
             except Exception as e:  # a request must never take the machine down
                 self._reply({"ok": False, "error": f"{type(e).__name__}: {e}"})
@@ -193,6 +207,7 @@ def serve(name: str, platform: str) -> int:
             return 1
     server = _Server(str(path), _Handler)
     server.machine = machine
+    server.lock = threading.Lock()
     pid_file(name).write_text(f"{os.getpid()}\n")
     try:
         server.serve_forever()

@@ -19,6 +19,7 @@ from mpam.driver.mpam_msmon import Msmon
 from mpam.firmware import CacheTopology, build_tables, numa_map, parse_pptt, parse_srat
 from mpam.hw import Hardware, build
 from mpam.hw.irq import IrqLine
+from mpam.hw.pcc import PccMsc
 from mpam.kernel import Context, Kernel
 from mpam.platform import DEFAULT, Platform, load
 
@@ -52,7 +53,7 @@ class Machine:
             supports_mpam=k.system_supports_mpam,
             context=k.ctx.access_context,
         )
-        self.msmon = Msmon(self.driver, self._sleep_us)
+        self.msmon = Msmon(self.driver, self._sleep_us, might_sleep=k.ctx.might_sleep)
         self.driver.on_enable.append(self._enable_static_key)
         self.driver.on_disable.append(self._disable_static_key)
         k.initcalls += [self._register_cpus, self.driver.driver_init, self.driver.acpi_parse]
@@ -102,10 +103,14 @@ class Machine:
         k = self.kernel
         while self._pending_irqs:
             gsiv = self._pending_irqs.pop(0)
-            with k.ctx.enter(Context.IRQ, 0):
-                for msc in self.driver.mscs:
-                    if msc.error_irq == gsiv and msc.error_irq_requested:
-                        self.driver.irq_handler(msc)
+            for msc in self.driver.mscs:
+                if msc.error_irq != gsiv or not msc.error_irq_requested:
+                    continue
+                # A firmware-backed MSC's registers can only be read where the handler may
+                # sleep: its handler runs threaded (request_threaded_irq), in task context.
+                context = Context.TASK if isinstance(msc.regs, PccMsc) else Context.IRQ
+                with k.ctx.enter(context, 0):
+                    self.driver.irq_handler(msc)
             self.hw.irq.line(gsiv).ack()
         with k.ctx.enter(Context.TASK, 0):
             k.workqueue.flush()
