@@ -29,6 +29,23 @@ clusters_per_package = 1
 cores_per_cluster = 2
 
 [[cache]]
+name = "L1D"
+level = 1
+type = "data"
+size = "32KiB"
+ways = 4
+shared_by = "core"
+id_base = 0x100
+
+[[cache]]
+name = "L2"
+level = 2
+size = "256KiB"
+ways = 8
+shared_by = "core"
+id_base = 0x200
+
+[[cache]]
 name = "L3"
 level = 3
 size = "1MiB"

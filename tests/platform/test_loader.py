@@ -39,6 +39,14 @@ id_base = 0x100
 id_stride = 2
 
 [[cache]]
+name = "L2"
+level = 2
+size = "256KiB"
+ways = 8
+shared_by = "core"
+id_base = 0x200
+
+[[cache]]
 name = "L3"
 level = 3
 size = "1MiB"
@@ -245,7 +253,7 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
     (
         "cache ids not a list",
         (("ids = [3]", "ids = [3]", "ids = 3"),),
-        ("cache[1].ids: must be a list of 32-bit cache ids",),
+        ("cache[2].ids: must be a list of 32-bit cache ids",),
     ),
     (
         "dependencies not identifiers",
@@ -436,7 +444,7 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
     (
         "wrong number of cache ids",
         (("ids = [3]", "ids = [3]", "ids = [3, 4]"),),
-        ("cache[1].ids: needs 1 cache ids (one per system), got 2",),
+        ("cache[2].ids: needs 1 cache ids (one per system), got 2",),
     ),
     # MMIO pages
     (
@@ -594,7 +602,7 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
     (
         "resource names a missing cache",
         ((LLC_RIS, 'cache = "L3"', 'cache = "L4"'),),
-        ("MSC llc RIS 0: resource names cache 'L4'; known: L1D, L3",),
+        ("MSC llc RIS 0: resource names cache 'L4'; known: L1D, L2, L3",),
     ),
     (
         "resource names a missing cache instance",
@@ -649,6 +657,16 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
         "sets do not split into slices",
         (("ids = [3]", "slices = 2", "slices = 3"),),
         ("cache L3: 1024 sets do not split into 3 slices",),
+    ),
+    (
+        "a gap in the cache levels",
+        (('name = "L2"', "level = 2", "level = 4"),),
+        ("cache levels [1, 3, 4] must run from 1 without a gap, as Linux counts them",),
+    ),
+    (
+        "a level shared more narrowly than the one below",
+        (('type = "data"', 'shared_by = "core"', 'shared_by = "cluster"'),),
+        ("cache L2: level 2 is shared by core, more narrowly than level 1",),
     ),
     (
         "unified and split caches on one level",

@@ -37,6 +37,9 @@ def validate(p: Platform) -> None:
         _check_msc(p, m, ids)
 
 
+_SHARING_RANK = {"core": 0, "cluster": 1, "package": 2, "system": 3}
+
+
 def _check_caches(p: Platform) -> None:
     if d := _dupes([c.name for c in p.caches]):
         raise PlatformError(f"duplicate cache names: {', '.join(d)}")
@@ -56,6 +59,26 @@ def _check_caches(p: Platform) -> None:
     for level, types in levels.items():
         if "unified" in types and len(types) > 1:
             raise PlatformError(f"level {level} has both a unified and a split cache")
+    # Linux numbers cache levels by walking the PPTT from each CPU outwards, so the levels a
+    # description declares are only what Linux sees if they run 1, 2, 3 ... with no gap and
+    # each level is shared at least as widely as the one below it.
+    if levels and sorted(levels) != list(range(1, max(levels) + 1)):
+        raise PlatformError(
+            f"cache levels {sorted(levels)} must run from 1 without a gap, as Linux counts them"
+        )
+    widest: dict[int, int] = {}
+    for c in p.caches:
+        rank = _SHARING_RANK[c.shared_by]
+        widest[c.level] = max(widest.get(c.level, 0), rank)
+    for c in p.caches:
+        narrower = [
+            lv for lv, r in widest.items() if lv < c.level and r > _SHARING_RANK[c.shared_by]
+        ]
+        if narrower:
+            raise PlatformError(
+                f"cache {c.name}: level {c.level} is shared by {c.shared_by}, more narrowly "
+                f"than level {max(narrower)}"
+            )
 
 
 def _check_numa(p: Platform) -> None:
