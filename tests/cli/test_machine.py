@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +104,17 @@ def test_trace_filters_and_an_idle_client(runtime: Path) -> None:
         assert code == 0 and "platform rdn2" in out
     finally:
         idle.close()
+
+
+def test_a_second_daemon_of_the_same_name_stops_at_once(runtime: Path) -> None:
+    assert _run("boot", "-p", "tiny")[0] == 0
+    second = subprocess.run(
+        [sys.executable, "-m", "mpam.machine.daemon", "--name", "mpam", "--platform", "tiny"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MPAM_RUNTIME_DIR": str(runtime)},
+    )
+    assert second.returncode == 1
+    assert "a machine named 'mpam' is already running" in second.stderr
+    assert client.running() == ["mpam"]  # the first one still answers

@@ -10,9 +10,9 @@ are served one at a time, each under the machine's one lock.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
-import socket
 import socketserver
 import sys
 import tempfile
@@ -191,20 +191,19 @@ class _Handler(socketserver.StreamRequestHandler):
 
 def serve(name: str, platform: str) -> int:
     """Boot the machine, then answer requests until shut down."""
+    # The lock is held for the daemon's life: two daemons of one name can never both get
+    # past it, so one cannot unlink the other's live socket.
+    lock = (runtime_dir() / f"{name}.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.stderr.write(f"a machine named {name!r} is already running\n")
+        return 1
     machine = Machine(platform, name=name)
     machine.driver.tracing = True
     machine.boot()
     path = socket_path(name)
-    if path.exists():
-        probe = socket.socket(socket.AF_UNIX)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # left behind by a machine that died
-        else:
-            probe.close()
-            sys.stderr.write(f"a machine named {name!r} is already running\n")
-            return 1
+    path.unlink(missing_ok=True)  # left behind by a machine that died: we hold the lock
     server = _Server(str(path), _Handler)
     server.machine = machine
     server.lock = threading.Lock()
@@ -215,6 +214,7 @@ def serve(name: str, platform: str) -> int:
         server.server_close()
         path.unlink(missing_ok=True)
         pid_file(name).unlink(missing_ok=True)
+        lock.close()
     return 0
 
 
