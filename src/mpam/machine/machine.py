@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mpam.driver.mpam_devices import MpamDriver
 from mpam.driver.mpam_msmon import Msmon
+from mpam.driver.mpam_resctrl import MpamResctrl
 from mpam.firmware import CacheTopology, build_tables, numa_map, parse_pptt, parse_srat
 from mpam.hw import Hardware, build
 from mpam.hw.irq import IrqLine
@@ -55,6 +56,9 @@ class Machine:
         )
         self.msmon = Msmon(self.driver, self._sleep_us, might_sleep=k.ctx.might_sleep)
         self.driver.on_enable.append(self._enable_static_key)
+        self.driver.on_enable.append(self._resctrl_setup)
+        #: The resctrl arch interface, once the driver has enabled MPAM.
+        self.resctrl_arch: MpamResctrl | None = None
         self.driver.on_disable.append(self._disable_static_key)
         k.initcalls += [self._register_cpus, self.driver.driver_init, self.driver.acpi_parse]
         self._pending_irqs: list[int] = []
@@ -77,6 +81,10 @@ class Machine:
 
     def _enable_static_key(self) -> None:
         self.kernel.scheduler.mpam_enabled = True
+
+    def _resctrl_setup(self) -> None:
+        """mpam_resctrl_setup, called as MPAM is enabled."""
+        self.resctrl_arch = MpamResctrl(self.driver, self.msmon, self.kernel)
 
     def _disable_static_key(self) -> None:
         self.kernel.scheduler.mpam_enabled = False

@@ -1,0 +1,344 @@
+"""MPAM's implementation of the resctrl arch interface (drivers/resctrl/mpam_resctrl.c).
+
+Read for behaviour, written anew. Once the driver has enabled MPAM it offers resctrl:
+
+- ``L3`` and ``L2`` from the cache classes of those levels that partition portions (CPBM of
+  at most 32 bits) and reach every CPU: one domain per cache (the PPTT cache id);
+- ``MB`` from the class nearest the L3 whose MBW_MAX can limit bandwidth and whose
+  components line up with the L3s (a memory class qualifies only on a single-L3, single-node
+  machine); its domains take the L3's cache ids;
+- ``llc_occupancy`` monitoring from the L3 class's CSU monitors.
+
+CLOSID = PARTID (two PARTIDs per CLOSID under CDP); RMID = PMG, indexed closid x (PMG_MAX +
+1) + pmg; a task's and a CPU's labels are the kernel's thread_info word and per-CPU
+default, so the next context switch carries them to MPAM0_EL1.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from mpam.driver.mpam_devices import MpamDriver
+from mpam.driver.mpam_internal import Feature, MpamClass, MpamComponent, MpamConfig
+from mpam.driver.mpam_msmon import MonCfg, MonType, Msmon
+from mpam.firmware import ClassType
+from mpam.kernel import Kernel, mpam_regval
+from mpam.resctrl.arch import (
+    CdpType,
+    CtrlDomain,
+    EventId,
+    MonDomain,
+    RdtResource,
+    ResctrlArch,
+    ResourceId,
+    SchemaFormat,
+    ThrottleMode,
+)
+
+__all__ = ["MpamResctrl", "mbw_max_to_percent", "percent_to_mbw_max"]
+
+
+def _drc(a: int, b: int) -> int:
+    """DIV_ROUND_CLOSEST for non-negative values."""
+    return (a + b // 2) // b
+
+
+def percent_to_mbw_max(pc: int, bwa_wd: int) -> int:
+    """The MBW_MAX fraction for `pc` percent: the band whose upper bound is nearest."""
+    value = _drc((pc & 0xFF) << bwa_wd, 100)
+    value = max(value, 1) - 1
+    return (value << (16 - bwa_wd)) & 0xFFFF
+
+
+def mbw_max_to_percent(mbw_max: int, bwa_wd: int) -> int:
+    """The percentage an MBW_MAX value allows: its band's upper bound, rounded."""
+    value = (mbw_max >> (16 - bwa_wd)) + 1
+    return _drc(value * 100, 1 << bwa_wd)
+
+
+def bw_gran(bwa_wd: int) -> int:
+    """info/MB/bandwidth_gran: ceil(100 / 2^bwa_wd), never below 1."""
+    return max(1, -(-100 // (1 << bwa_wd)))
+
+
+class MpamResctrl(ResctrlArch):
+    """The resctrl resources of one booted MPAM machine."""
+
+    def __init__(self, driver: MpamDriver, msmon: Msmon, kernel: Kernel) -> None:
+        self.driver = driver
+        self.msmon = msmon
+        self.kernel = kernel
+        self.cdp_enabled = False
+        self._possible = frozenset(range(len(kernel.hw.cpus)))
+        self._classes: dict[ResourceId, MpamClass] = {}
+        self._resources: dict[ResourceId, RdtResource] = {}
+        self._mon_class: MpamClass | None = None
+        self._l3_of_cpu: dict[int, int] = {}
+        self._setup()
+
+    # --- picking classes ------------------------------------------------------------------
+
+    def _cache_class(self, level: int) -> MpamClass | None:
+        return self.driver.classes.get((ClassType.CACHE, level))
+
+    def _alloc_cache_ok(self, k: MpamClass) -> bool:
+        p = k.props
+        return p.has(Feature.cpor_part) and 0 < p.cpbm_wd <= 32 and k.affinity == self._possible
+
+    def _setup(self) -> None:
+        l3 = self._cache_class(3)
+        if l3 is not None:
+            for comp in l3.components.values():
+                for cpu in comp.affinity:
+                    self._l3_of_cpu[cpu] = comp.comp_id
+        for rid, level in ((ResourceId.L3, 3), (ResourceId.L2, 2)):
+            k = self._cache_class(level)
+            r = RdtResource(rid, rid.name, schema_fmt=SchemaFormat.BITMAP, cdp_capable=True)
+            if k is not None and self._alloc_cache_ok(k):
+                self._classes[rid] = k
+                r.alloc_capable = True
+                r.cbm_len = k.props.cpbm_wd
+                r.min_cbm_bits = 1  # mpam_devices rejects empty bitmaps
+                r.shareable_bits = (1 << r.cbm_len) - 1  # unknown devices use PARTID 0
+                r.arch_has_sparse_bitmasks = True
+                r.ctrl_domains = self._domains(k)
+            self._resources[rid] = r
+        mb = RdtResource(ResourceId.MBA, "MB", schema_fmt=SchemaFormat.RANGE, delay_linear=True)
+        mb.throttle_mode = ThrottleMode.UNDEFINED
+        k = self._pick_mb()
+        if k is not None:
+            w = k.props.bwa_wd
+            self._classes[ResourceId.MBA] = k
+            mb.alloc_capable = True
+            mb.min_bw = mbw_max_to_percent(0, w)
+            mb.bw_gran = bw_gran(w)
+            mb.ctrl_domains = self._domains(k)
+        self._resources[ResourceId.MBA] = mb
+        self._resources[ResourceId.SMBA] = RdtResource(
+            ResourceId.SMBA, "SMBA", schema_fmt=SchemaFormat.RANGE
+        )
+        self._setup_monitors()
+
+    def _domain_id(self, k: MpamClass, comp: MpamComponent) -> int:
+        """A cache class's domains are its caches; a class that lines up with the L3 takes
+        the L3's cache id; otherwise the firmware component id (a NUMA node)."""
+        if k.type is ClassType.CACHE:
+            return comp.comp_id
+        cpus = sorted(comp.affinity)
+        if cpus and cpus[0] in self._l3_of_cpu and self._matches_l3(k):
+            return self._l3_of_cpu[cpus[0]]
+        return comp.comp_id
+
+    def _domains(self, k: MpamClass) -> list[CtrlDomain]:
+        out = [
+            CtrlDomain(self._domain_id(k, c), frozenset(c.affinity)) for c in k.components.values()
+        ]
+        return sorted(out, key=lambda d: d.id)
+
+    def _matches_l3(self, k: MpamClass) -> bool:
+        l3 = self._cache_class(3)
+        if l3 is None:
+            return False
+        l3_sets = {frozenset(c.affinity) for c in l3.components.values()}
+        return all(frozenset(c.affinity) in l3_sets for c in k.components.values())
+
+    def _pick_mb(self) -> MpamClass | None:
+        """The class nearest the L3 that can limit bandwidth for the L3's traffic."""
+        candidates = []
+        l3 = self._cache_class(3)
+        for k in self.driver.classes.values():
+            if k.type is ClassType.CACHE and k.level != 3:
+                continue
+            if k.type is ClassType.UNKNOWN:
+                continue
+            if not k.props.has(Feature.mbw_max) or k.props.bwa_wd == 0:
+                continue
+            if k.affinity != self._possible or not self._matches_l3(k):
+                continue
+            if k.type is ClassType.MEMORY:
+                single_l3 = l3 is not None and len(l3.components) == 1
+                nodes = len(k.components) == 1
+                memory_side = any(c.type is ClassType.UNKNOWN for c in self.driver.classes.values())
+                if not (single_l3 and nodes and not memory_side):
+                    continue
+            candidates.append(k)
+        return min(candidates, key=lambda k: k.level, default=None)
+
+    def _setup_monitors(self) -> None:
+        l3 = self._cache_class(3)
+        r = self._resources[ResourceId.L3]
+        if l3 is None or not l3.props.has(Feature.msmon_csu) or l3.props.num_csu_mon < 1:
+            return
+        if l3.affinity != self._possible:
+            return
+        self._mon_class = l3
+        r.mon_capable = True
+        r.events = (EventId.LLC_OCCUPANCY,)
+        r.num_rmid = self.system_num_rmid_idx()
+        r.mon_domains = [MonDomain(d.id, d.cpus) for d in self._domains(l3)]
+
+    # --- sizes ----------------------------------------------------------------------------
+
+    def resources(self) -> list[RdtResource]:
+        return [self._resources[rid] for rid in sorted(self._resources)]
+
+    def get_num_closid(self, r: RdtResource) -> int:
+        return self.driver.partid_max + 1
+
+    def system_num_rmid_idx(self) -> int:
+        return (self.driver.pmg_max + 1) * (self.driver.partid_max + 1)
+
+    def rmid_idx_encode(self, closid: int, rmid: int) -> int:
+        return closid * (self.driver.pmg_max + 1) + rmid
+
+    def rmid_idx_decode(self, idx: int) -> tuple[int, int]:
+        return divmod(idx, self.driver.pmg_max + 1)
+
+    # --- controls -------------------------------------------------------------------------
+
+    def _partid(self, closid: int, t: CdpType) -> int:
+        """resctrl_get_config_index: CODE 2c+1, DATA 2c, NONE c."""
+        if t is CdpType.CODE:
+            return 2 * closid + 1
+        if t is CdpType.DATA:
+            return 2 * closid
+        return closid
+
+    def _component(self, r: RdtResource, d: CtrlDomain) -> MpamComponent | None:
+        k = self._classes.get(r.rid)
+        if k is None:
+            return None
+        for comp in k.components.values():
+            if self._domain_id(k, comp) == d.id:
+                return comp
+        return None
+
+    def get_config(self, r: RdtResource, d: CtrlDomain, closid: int, t: CdpType) -> int:
+        comp = self._component(r, d)
+        if comp is None or not comp.cfg:
+            return r.default_ctrl
+        partid = self._partid(closid, t if self.cdp_enabled else CdpType.NONE)
+        cfg = comp.cfg[partid]
+        if r.schema_fmt is SchemaFormat.BITMAP:
+            return cfg.cpbm if Feature.cpor_part in cfg.features else r.default_ctrl
+        if Feature.mbw_max in cfg.features:
+            return mbw_max_to_percent(cfg.mbw_max, comp.klass.props.bwa_wd)
+        return r.max_bw
+
+    def update_one(self, r: RdtResource, d: CtrlDomain, closid: int, t: CdpType, value: int) -> int:
+        comp = self._component(r, d)
+        if comp is None:
+            return -errno.EINVAL
+        if self.cdp_enabled and t is CdpType.NONE:
+            # A resource without CDP while CDP is on: both PARTIDs get the value.
+            partids = [self._partid(closid, CdpType.DATA), self._partid(closid, CdpType.CODE)]
+        else:
+            partids = [self._partid(closid, t if self.cdp_enabled else CdpType.NONE)]
+        for partid in partids:
+            cfg = comp.cfg[partid].copy()
+            if r.schema_fmt is SchemaFormat.BITMAP:
+                cfg.features.add(Feature.cpor_part)
+                cfg.cpbm = value
+            else:
+                cfg.features.add(Feature.mbw_max)
+                cfg.mbw_max = percent_to_mbw_max(value, comp.klass.props.bwa_wd)
+            err = self.driver.apply_config(comp, partid, cfg)
+            if err:
+                return err
+        return 0
+
+    def reset_all_ctrls(self, r: RdtResource) -> None:
+        k = self._classes.get(r.rid)
+        if k is None:
+            return
+        for comp in k.components.values():
+            comp.cfg = [MpamConfig() for _ in comp.cfg]
+            for vmsc in comp.vmscs:
+                for ris in vmsc.ris:
+                    ris.in_reset_state = False
+                    self.driver.reset_ris(ris)
+
+    def set_cdp_enabled(self, rid: ResourceId, enable: bool) -> int:
+        """CDP on MPAM: code and data take separate PARTIDs for all CPU traffic; every task
+        and CPU goes back to CLOSID 0, RMID 0."""
+        if enable and self.driver.partid_max < 1:
+            return -errno.EINVAL
+        if enable:
+            self.kernel.klog.log(
+                "warn",
+                "mpam:resctrl_arch_set_cdp_enabled: CDP is an expert feature and may cause MPAM to malfunction.",
+            )
+        self.cdp_enabled = enable
+        sched = self.kernel.scheduler
+        default = self._labels(0, 0)
+        sched.arm64_mpam_global_default = mpam_regval(*default)
+        for task in self.kernel.tasks:
+            sched.mpam_set_task_partid_pmg(task, *default)
+        for cpu in self._possible:
+            sched.mpam_set_cpu_defaults(cpu, *default)
+        self._resources[ResourceId.MBA].alloc_capable = (
+            not enable and ResourceId.MBA in self._classes
+        )
+        return 0
+
+    def get_cdp_enabled(self, rid: ResourceId) -> bool:
+        return self.cdp_enabled and rid in (ResourceId.L2, ResourceId.L3)
+
+    # --- labels ---------------------------------------------------------------------------
+
+    def _labels(self, closid: int, rmid: int) -> tuple[int, int, int, int]:
+        """(partid_d, partid_i, pmg_d, pmg_i) for a CLOSID and RMID."""
+        if self.cdp_enabled:
+            return 2 * closid, 2 * closid + 1, rmid, rmid
+        return closid, closid, rmid, rmid
+
+    def set_closid_rmid(self, pid: int, closid: int, rmid: int) -> None:
+        task = self.kernel.tasks[pid]
+        self.kernel.scheduler.mpam_set_task_partid_pmg(task, *self._labels(closid, rmid))
+
+    def set_cpu_default_closid_rmid(self, cpu: int, closid: int, rmid: int) -> None:
+        self.kernel.scheduler.mpam_set_cpu_defaults(cpu, *self._labels(closid, rmid))
+
+    def sync_cpu_closid_rmid(self, cpu: int) -> None:
+        if cpu in self.kernel.cpuhp.online_mask:
+            self.kernel.scheduler.mpam_thread_switch(cpu)
+
+    def match_closid(self, pid: int, closid: int) -> bool:
+        partid = self.kernel.tasks[pid].labels.partid_d
+        return (partid >> 1 if self.cdp_enabled else partid) == closid
+
+    def match_rmid(self, pid: int, closid: int, rmid: int) -> bool:
+        return self.match_closid(pid, closid) and self.kernel.tasks[pid].labels.pmg_d == rmid
+
+    # --- monitoring -----------------------------------------------------------------------
+
+    def rmid_read(
+        self, r: RdtResource, d: MonDomain, closid: int, rmid: int, event: EventId
+    ) -> tuple[int, int]:
+        k = self._mon_class
+        if k is None or event is not EventId.LLC_OCCUPANCY or r.rid is not ResourceId.L3:
+            return -errno.EINVAL, 0
+        comp = next((c for c in k.components.values() if c.comp_id == d.id), None)
+        if comp is None:
+            return -errno.EINVAL, 0
+        mon = self.msmon.alloc_csu_mon(k)
+        if mon < 0:
+            return mon, 0
+        try:
+            partids = [2 * closid, 2 * closid + 1] if self.cdp_enabled else [closid]
+            total = 0
+            for partid in partids:
+                err, value = self.msmon.read(
+                    comp, MonCfg(mon, partid, rmid, match_pmg=True), MonType.CSU
+                )
+                if err:
+                    return err, total
+                total += value
+            return 0, total
+        finally:
+            self.msmon.free_csu_mon(k, mon)
+
+    def reset_rmid(
+        self, r: RdtResource, d: MonDomain, closid: int, rmid: int, event: EventId
+    ) -> None:
+        """CSU occupancy is a level, not a count: nothing to reset."""

@@ -1,0 +1,197 @@
+"""The interface between the generic resctrl filesystem and an architecture.
+
+The analogue of the ``resctrl_arch_*`` hooks and the resource structures of
+include/linux/resctrl.h (read for the contract, written anew). The generic code in
+`mpam.resctrl` sees resources, domains and events only through these records and calls the
+architecture only through `ResctrlArch`; MPAM implements it in `mpam.driver.mpam_resctrl`,
+and an Intel RDT, AMD or RISC-V CBQRI backend could implement it without touching the
+generic code.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+
+__all__ = [
+    "CdpType",
+    "CtrlDomain",
+    "EventId",
+    "MonDomain",
+    "RdtResource",
+    "ResctrlArch",
+    "ResourceId",
+    "SchemaFormat",
+    "ThrottleMode",
+]
+
+
+class ResourceId(IntEnum):
+    """enum resctrl_res_level, in the kernel's order (which the schema list reverses)."""
+
+    L3 = 0
+    L2 = 1
+    MBA = 2
+    SMBA = 3
+
+
+class SchemaFormat(Enum):
+    BITMAP = "bitmap"  # cache portion bitmaps, printed %x
+    RANGE = "range"  # bandwidth percentages (or MBps), printed %u
+
+
+class ThrottleMode(Enum):
+    UNDEFINED = "undefined"  # info/MB/thread_throttle_mode is not created
+    MAX = "max"
+    PER_THREAD = "per-thread"
+
+
+class CdpType(IntEnum):
+    """enum resctrl_conf_type: which half of a CDP pair a schema configures."""
+
+    NONE = 0
+    CODE = 1
+    DATA = 2
+
+
+class EventId(IntEnum):
+    """Monitor events (enum resctrl_event_id), in the order files and lists show them."""
+
+    LLC_OCCUPANCY = 1
+    MBM_TOTAL_BYTES = 2
+    MBM_LOCAL_BYTES = 3
+
+    @property
+    def file_name(self) -> str:
+        return self.name.lower()
+
+
+@dataclass
+class CtrlDomain:
+    """A control domain: one instance of a resource (a cache, a memory controller) and the
+    CPUs it serves."""
+
+    id: int
+    cpus: frozenset[int]
+
+
+@dataclass
+class MonDomain:
+    """A monitoring domain of a monitoring-capable resource."""
+
+    id: int
+    cpus: frozenset[int]
+
+
+@dataclass
+class RdtResource:
+    """struct rdt_resource: what resctrl may control and monitor, as the arch reports it."""
+
+    rid: ResourceId
+    name: str
+    alloc_capable: bool = False
+    mon_capable: bool = False
+    schema_fmt: SchemaFormat = SchemaFormat.BITMAP
+    cdp_capable: bool = False
+    ctrl_domains: list[CtrlDomain] = field(default_factory=list)
+    mon_domains: list[MonDomain] = field(default_factory=list)
+    # cache resources (struct resctrl_cache)
+    cbm_len: int = 0
+    min_cbm_bits: int = 1
+    shareable_bits: int = 0
+    arch_has_sparse_bitmasks: bool = False
+    # bandwidth resources (struct resctrl_membw)
+    min_bw: int = 0
+    bw_gran: int = 0
+    max_bw: int = 100
+    delay_linear: bool = True
+    throttle_mode: ThrottleMode = ThrottleMode.UNDEFINED
+    # monitoring
+    num_rmid: int = 0
+    events: tuple[EventId, ...] = ()
+
+    @property
+    def default_ctrl(self) -> int:
+        """What an unconfigured group gets: every portion, or the maximum bandwidth."""
+        if self.schema_fmt is SchemaFormat.BITMAP:
+            return (1 << self.cbm_len) - 1
+        return self.max_bw
+
+
+class ResctrlArch(ABC):
+    """Everything the generic filesystem needs from an architecture."""
+
+    # --- capabilities and sizes ------------------------------------------------------------
+
+    @abstractmethod
+    def resources(self) -> list[RdtResource]:
+        """Every resource the architecture offers, capable or not, in ResourceId order."""
+
+    @abstractmethod
+    def get_num_closid(self, r: RdtResource) -> int:
+        """How many CLOSIDs the resource supports (before CDP halves them)."""
+
+    @abstractmethod
+    def system_num_rmid_idx(self) -> int:
+        """Size of the RMID index space (resctrl_arch_system_num_rmid_idx)."""
+
+    @abstractmethod
+    def rmid_idx_encode(self, closid: int, rmid: int) -> int: ...
+
+    @abstractmethod
+    def rmid_idx_decode(self, idx: int) -> tuple[int, int]:
+        """(closid, rmid) of an RMID index."""
+
+    # --- controls -------------------------------------------------------------------------
+
+    @abstractmethod
+    def get_config(self, r: RdtResource, d: CtrlDomain, closid: int, t: CdpType) -> int:
+        """The control value in force for `closid` (a bitmap, or a percentage)."""
+
+    @abstractmethod
+    def update_one(self, r: RdtResource, d: CtrlDomain, closid: int, t: CdpType, value: int) -> int:
+        """Program one control; 0 or a negative errno."""
+
+    @abstractmethod
+    def reset_all_ctrls(self, r: RdtResource) -> None:
+        """Every CLOSID of `r` back to its default (unmount)."""
+
+    @abstractmethod
+    def set_cdp_enabled(self, rid: ResourceId, enable: bool) -> int: ...
+
+    @abstractmethod
+    def get_cdp_enabled(self, rid: ResourceId) -> bool: ...
+
+    # --- labels ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def set_closid_rmid(self, pid: int, closid: int, rmid: int) -> None:
+        """Label a task (resctrl_arch_set_closid_rmid)."""
+
+    @abstractmethod
+    def set_cpu_default_closid_rmid(self, cpu: int, closid: int, rmid: int) -> None: ...
+
+    @abstractmethod
+    def sync_cpu_closid_rmid(self, cpu: int) -> None:
+        """Make the CPU's running task use its (possibly new) label now (the IPI)."""
+
+    @abstractmethod
+    def match_closid(self, pid: int, closid: int) -> bool: ...
+
+    @abstractmethod
+    def match_rmid(self, pid: int, closid: int, rmid: int) -> bool: ...
+
+    # --- monitoring -----------------------------------------------------------------------
+
+    @abstractmethod
+    def rmid_read(
+        self, r: RdtResource, d: MonDomain, closid: int, rmid: int, event: EventId
+    ) -> tuple[int, int]:
+        """(0 or a negative errno, value) of one event counter."""
+
+    @abstractmethod
+    def reset_rmid(
+        self, r: RdtResource, d: MonDomain, closid: int, rmid: int, event: EventId
+    ) -> None:
+        """Start an event counter from zero (a new group's first read)."""
