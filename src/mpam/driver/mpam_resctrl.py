@@ -64,6 +64,8 @@ def bw_gran(bwa_wd: int) -> int:
 class MpamResctrl(ResctrlArch):
     """The resctrl resources of one booted MPAM machine."""
 
+    rmid_depends_on_closid = True  # ARM64_MPAM_RESCTRL_FS selects it: RMID = PMG of a PARTID
+
     def __init__(self, driver: MpamDriver, msmon: Msmon, kernel: Kernel) -> None:
         self.driver = driver
         self.msmon = msmon

@@ -122,6 +122,14 @@ class RdtResource:
 class ResctrlArch(ABC):
     """Everything the generic filesystem needs from an architecture."""
 
+    #: CONFIG_RESCTRL_RMID_DEPENDS_ON_CLOSID: an RMID is only meaningful with its CLOSID
+    #: (MPAM's PMG within a PARTID), so RMIDs are allocated per CLOSID.
+    rmid_depends_on_closid: bool = False
+
+    def enabled_events(self) -> set[EventId]:
+        """Every monitor event some resource offers."""
+        return {e for r in self.resources() if r.mon_capable for e in r.events}
+
     # --- capabilities and sizes ------------------------------------------------------------
 
     @abstractmethod

@@ -1,0 +1,423 @@
+"""Resource groups: CTRL_MON and MON groups, their CLOSIDs and RMIDs, tasks and CPUs.
+
+Mirrors the group half of fs/resctrl/rdtgroup.c and the RMID allocator of monitor.c (read
+for behaviour, written anew). Every operation returns 0 or a negative errno and leaves its
+reason in last_cmd_status with the kernel's words; a failed operation changes nothing it
+had not already done in the kernel too (a task list stops at the first bad pid).
+
+RMIDs are managed by index (`arch.rmid_idx_encode`): one free list kept in LRU order for
+the life of the machine, across mounts. On an architecture whose RMIDs depend on the CLOSID
+(MPAM: RMID = PMG within the PARTID), a group takes the first free index of its own CLOSID,
+and a new CTRL_MON group takes the cleanest free CLOSID: the one with the fewest RMIDs still
+in limbo (freed, but their cache occupancy not yet below max_threshold_occupancy).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from mpam.kernel import Kernel
+from mpam.platform.reader import format_cpulist
+from mpam.resctrl.arch import EventId, ResctrlArch
+from mpam.resctrl.status import LastCmdStatus
+
+__all__ = ["GroupKind", "RdtGroup", "Rdtgroups", "RmidAllocator", "format_cpumask", "parse_cpumask"]
+
+
+class GroupKind(Enum):
+    CTRL_MON = "ctrl_mon"
+    MON = "mon"
+
+
+@dataclass(eq=False)
+class RdtGroup:
+    """struct rdtgroup."""
+
+    name: str
+    kind: GroupKind
+    closid: int
+    rmid: int
+    parent: RdtGroup | None = None
+    cpus: set[int] = field(default_factory=set)
+    mode: str = "shareable"
+    mon_groups: dict[str, RdtGroup] = field(default_factory=dict)
+    deleted: bool = False
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent is None and self.kind is GroupKind.CTRL_MON and self.name == ""
+
+
+def format_cpumask(cpus: Iterable[int], nr_cpu_ids: int) -> str:
+    """``%*pb``: hex in 32-bit chunks, most significant first, comma separated, each chunk
+    zero-padded to the digits its bits need."""
+    value = 0
+    for cpu in cpus:
+        value |= 1 << cpu
+    chunks = []
+    for start in range(0, nr_cpu_ids, 32):
+        bits = min(32, nr_cpu_ids - start)
+        chunks.append(f"{(value >> start) & ((1 << bits) - 1):0{(bits + 3) // 4}x}")
+    return ",".join(reversed(chunks))
+
+
+def parse_cpumask(text: str, nr_cpu_ids: int) -> set[int] | None:
+    """cpumask_parse: comma-separated 32-bit hex chunks; None when malformed."""
+    text = text.strip()
+    if not text:
+        return set()
+    value = 0
+    for chunk in text.split(","):
+        if not chunk or len(chunk) > 8 or any(c not in "0123456789abcdefABCDEF" for c in chunk):
+            return None
+        value = (value << 32) | int(chunk, 16)
+    if value >> nr_cpu_ids:
+        return None
+    return {cpu for cpu in range(nr_cpu_ids) if value >> cpu & 1}
+
+
+def parse_cpulist_text(text: str, nr_cpu_ids: int) -> set[int] | None:
+    """cpulist_parse: ``0-3,8``; None when malformed or out of range."""
+    text = text.strip()
+    out: set[int] = set()
+    if not text:
+        return out
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            return None
+        first, last = int(lo), int(hi) if dash else int(lo)
+        if last < first or last >= nr_cpu_ids:
+            return None
+        out.update(range(first, last + 1))
+    return out
+
+
+class RmidAllocator:
+    """The RMID index free list (LRU order), limbo, and dirty counts per CLOSID."""
+
+    def __init__(self, arch: ResctrlArch) -> None:
+        self.arch = arch
+        n = arch.system_num_rmid_idx()
+        reserved = arch.rmid_idx_encode(0, 0)
+        self.free: list[int] = [i for i in range(n) if i != reserved]
+        self.limbo: dict[int, set[int]] = {}  # idx -> mon domain ids where still busy
+
+    def dirty(self, closid: int) -> int:
+        return sum(1 for idx in self.limbo if self.arch.rmid_idx_decode(idx)[0] == closid)
+
+    def alloc(self, closid: int) -> int:
+        """alloc_rmid: the first free index of this CLOSID; -ENOSPC, or -EBUSY when the
+        only candidates are in limbo."""
+        for idx in self.free:
+            c, rmid = self.arch.rmid_idx_decode(idx)
+            if not self.arch_depends_on_closid or c == closid:
+                self.free.remove(idx)
+                return rmid
+        if not self.free and self.limbo:
+            return -errno.EBUSY
+        return -errno.ENOSPC
+
+    @property
+    def arch_depends_on_closid(self) -> bool:
+        return self.arch.rmid_depends_on_closid
+
+    def release(self, closid: int, rmid: int, busy_domains: Iterable[int]) -> None:
+        """free_rmid: to limbo while its occupancy may still be counted, else straight back."""
+        idx = self.arch.rmid_idx_encode(closid, rmid)
+        if idx == self.arch.rmid_idx_encode(0, 0):
+            return
+        busy = set(busy_domains)
+        if busy:
+            self.limbo[idx] = busy
+        else:
+            self.free.append(idx)
+
+    def check_limbo(self, occupancy: dict[int, dict[int, int]], threshold: int) -> None:
+        """__check_limbo: an index leaves limbo once every domain reads it below the
+        threshold (`occupancy[idx][domain]`; a missing value means the read failed)."""
+        for idx in list(self.limbo):
+            for dom in list(self.limbo[idx]):
+                value = occupancy.get(idx, {}).get(dom)
+                if value is not None and value < threshold:
+                    self.limbo[idx].discard(dom)
+            if not self.limbo[idx]:
+                del self.limbo[idx]
+                self.free.append(idx)
+
+
+class Rdtgroups:
+    """The groups of one mounted resctrl, and the operations on them."""
+
+    def __init__(
+        self,
+        arch: ResctrlArch,
+        kernel: Kernel,
+        status: LastCmdStatus,
+        rmids: RmidAllocator,
+        num_closids: int,
+        alloc_capable: bool,
+        mon_capable: bool,
+    ) -> None:
+        self.arch = arch
+        self.kernel = kernel
+        self.status = status
+        self.rmids = rmids
+        self.num_closids = num_closids
+        self.alloc_capable = alloc_capable
+        self.mon_capable = mon_capable
+        self.nr_cpu_ids = len(kernel.hw.cpus)
+        self.root = RdtGroup("", GroupKind.CTRL_MON, 0, 0, cpus=set(kernel.cpuhp.online_mask))
+        self.ctrl_groups: list[RdtGroup] = [self.root]  # new groups go to the head
+        self.closid_free = set(range(1, num_closids))
+        #: rdtgroup_init_alloc: program a new CLOSID's default controls (set by the
+        #: filesystem, which knows the schemas); 0 or a negative errno.
+        self.init_alloc: Callable[[int], int] = lambda closid: 0
+
+    # --- CLOSIDs --------------------------------------------------------------------------
+
+    def _closid_alloc(self) -> int:
+        if not self.closid_free:
+            return -errno.ENOSPC
+        if self.arch.rmid_depends_on_closid and EventId.LLC_OCCUPANCY in self.arch.enabled_events():
+            return min(self.closid_free, key=lambda c: (self.rmids.dirty(c), c))
+        return min(self.closid_free)
+
+    # --- mkdir / rmdir --------------------------------------------------------------------
+
+    def mkdir_ctrl_mon(self, name: str) -> tuple[int, RdtGroup | None]:
+        """A CTRL_MON group in the root."""
+        self.status.clear()
+        if "\n" in name:
+            return -errno.EINVAL, None
+        if not self.alloc_capable:
+            return -errno.EPERM, None
+        if any(g.name == name for g in self.ctrl_groups) or name in (
+            "info",
+            "mon_groups",
+            "mon_data",
+        ):
+            return -errno.EEXIST, None
+        closid = self._closid_alloc()
+        if closid < 0:
+            self.status.puts("Out of CLOSIDs\n")
+            return closid, None
+        rmid = 0
+        if self.mon_capable:
+            rmid = self.rmids.alloc(closid)
+            if rmid < 0:
+                self.status.puts("Out of RMIDs\n")
+                return rmid, None
+        err = self.init_alloc(closid)
+        if err:
+            if self.mon_capable:
+                self.rmids.release(closid, rmid, ())
+            return err, None
+        self.closid_free.discard(closid)
+        group = RdtGroup(name, GroupKind.CTRL_MON, closid, rmid)
+        self.ctrl_groups.insert(0, group)
+        return 0, group
+
+    def mkdir_mon(self, parent: RdtGroup, name: str) -> tuple[int, RdtGroup | None]:
+        """A MON group in `parent`'s mon_groups."""
+        self.status.clear()
+        if "\n" in name:
+            return -errno.EINVAL, None
+        if not self.mon_capable or name == "mon_groups":
+            return -errno.EPERM, None
+        if name in parent.mon_groups:
+            return -errno.EEXIST, None
+        rmid = self.rmids.alloc(parent.closid)
+        if rmid < 0:
+            self.status.puts("Out of RMIDs\n")
+            return rmid, None
+        group = RdtGroup(name, GroupKind.MON, parent.closid, rmid, parent=parent)
+        parent.mon_groups[name] = group
+        return 0, group
+
+    def _free_rmid(self, group: RdtGroup) -> None:
+        busy: list[int] = []
+        if self.mon_capable and EventId.LLC_OCCUPANCY in self.arch.enabled_events():
+            busy = [d.id for r in self.arch.resources() if r.mon_capable for d in r.mon_domains]
+        self.rmids.release(group.closid, group.rmid, busy)
+
+    def rmdir(self, group: RdtGroup) -> int:
+        """rmdir of a group: its tasks and CPUs go back where the kernel sends them."""
+        if group.is_root:
+            return -errno.EPERM
+        if group.kind is GroupKind.MON:
+            parent = group.parent
+            assert parent is not None
+            self._move_matching(lambda pid: self.arch.match_rmid(pid, group.closid, group.rmid),
+                                parent.closid, parent.rmid)  # fmt: skip
+            for cpu in group.cpus:
+                self.arch.set_cpu_default_closid_rmid(cpu, parent.closid, parent.rmid)
+            del parent.mon_groups[group.name]
+            self._free_rmid(group)
+        else:
+            self._move_matching(lambda pid: self.arch.match_closid(pid, group.closid), 0, 0)
+            self.root.cpus |= group.cpus
+            for cpu in group.cpus:
+                self.arch.set_cpu_default_closid_rmid(cpu, 0, 0)
+            for child in group.mon_groups.values():
+                self._free_rmid(child)
+                child.deleted = True
+            self.ctrl_groups.remove(group)
+            self._free_rmid(group)
+            self.closid_free.add(group.closid)
+        self._sync_cpus(range(self.nr_cpu_ids))
+        group.deleted = True
+        return 0
+
+    def _move_matching(self, match: object, closid: int, rmid: int) -> None:
+        assert callable(match)
+        for task in self.kernel.tasks:
+            if task.pid and match(task.pid):
+                self.arch.set_closid_rmid(task.pid, closid, rmid)
+
+    def _sync_cpus(self, cpus: Iterable[int]) -> None:
+        for cpu in cpus:
+            self.arch.sync_cpu_closid_rmid(cpu)
+
+    # --- tasks ----------------------------------------------------------------------------
+
+    def tasks_show(self, group: RdtGroup) -> str:
+        pids = []
+        for task in self.kernel.tasks:
+            if not task.pid:
+                continue
+            if group.kind is GroupKind.CTRL_MON:
+                if self.alloc_capable and self.arch.match_closid(task.pid, group.closid):
+                    pids.append(task.pid)
+            elif self.mon_capable and self.arch.match_rmid(task.pid, group.closid, group.rmid):
+                pids.append(task.pid)
+        return "".join(f"{pid}\n" for pid in pids)
+
+    def tasks_write(self, group: RdtGroup, text: str, writer_pid: int = 1) -> int:
+        """rdtgroup_tasks_write: move each listed task; stop at the first failure."""
+        self.status.clear()
+        if group.deleted:
+            return -errno.ENOENT
+        buf = text
+        while buf and not buf.startswith("\n"):
+            token, _, buf = buf.partition(",")
+            token = token.strip()
+            pid = _kstrtoint(token)
+            if pid is None:
+                self.status.puts(f"Task list parsing error pid {token}\n")
+                return -errno.EINVAL
+            if pid < 0:
+                self.status.puts(f"Invalid pid {pid}\n")
+                return -errno.EINVAL
+            err = self._move_task(group, pid or writer_pid)
+            if err:
+                self.status.puts(f"Error while processing task {pid or writer_pid}\n")
+                return err
+        return 0
+
+    def _move_task(self, group: RdtGroup, pid: int) -> int:
+        task = self.kernel.tasks.get(pid)
+        if task is None or task.is_idle:
+            self.status.puts(f"No task {pid}\n")
+            return -errno.ESRCH
+        if group.kind is GroupKind.MON:
+            parent = group.parent
+            assert parent is not None
+            if not self.arch.match_closid(pid, parent.closid):
+                self.status.puts("Can't move task to different control group\n")
+                return -errno.EINVAL
+        if self.arch.match_rmid(pid, group.closid, group.rmid):
+            return 0
+        self.arch.set_closid_rmid(pid, group.closid, group.rmid)
+        if task.cpu is not None:
+            self.arch.sync_cpu_closid_rmid(task.cpu)
+        return 0
+
+    # --- CPUs -----------------------------------------------------------------------------
+
+    def cpus_show(self, group: RdtGroup, as_list: bool) -> str:
+        if as_list:
+            return format_cpulist(sorted(group.cpus)) + "\n"
+        return format_cpumask(group.cpus, self.nr_cpu_ids) + "\n"
+
+    def cpus_write(self, group: RdtGroup, text: str, as_list: bool) -> int:
+        """rdtgroup_cpus_write."""
+        self.status.clear()
+        if group.deleted:
+            return -errno.ENOENT
+        parse = parse_cpulist_text if as_list else parse_cpumask
+        new = parse(text, self.nr_cpu_ids)
+        if new is None:
+            self.status.puts("Bad CPU list/mask\n")
+            return -errno.EINVAL
+        if not new <= set(self.kernel.cpuhp.online_mask):
+            self.status.puts("Can only assign online CPUs\n")
+            return -errno.EINVAL
+        if group.kind is GroupKind.MON:
+            return self._cpus_mon(group, new)
+        return self._cpus_ctrl(group, new)
+
+    def _cpus_ctrl(self, group: RdtGroup, new: set[int]) -> int:
+        dropped = group.cpus - new
+        if dropped and group.is_root:
+            self.status.puts("Can't drop CPUs from default group\n")
+            return -errno.EINVAL
+        added = new - group.cpus
+        if dropped:
+            self.root.cpus |= dropped
+            for cpu in dropped:
+                self.arch.set_cpu_default_closid_rmid(cpu, 0, 0)
+        for other in self.ctrl_groups:
+            if other is not group:
+                other.cpus -= added
+                for mon in other.mon_groups.values():
+                    mon.cpus -= added
+        group.cpus = set(new)
+        for mon in group.mon_groups.values():
+            mon.cpus.clear()
+        for cpu in new:
+            self.arch.set_cpu_default_closid_rmid(cpu, group.closid, group.rmid)
+        self._sync_cpus(dropped | added)
+        return 0
+
+    def _cpus_mon(self, group: RdtGroup, new: set[int]) -> int:
+        parent = group.parent
+        assert parent is not None
+        if not new <= parent.cpus:
+            self.status.puts("Can only add CPUs to mongroup that belong to parent\n")
+            return -errno.EINVAL
+        dropped, added = group.cpus - new, new - group.cpus
+        for cpu in dropped:
+            self.arch.set_cpu_default_closid_rmid(cpu, parent.closid, parent.rmid)
+        for sibling in parent.mon_groups.values():
+            if sibling is not group:
+                sibling.cpus -= added
+        group.cpus = set(new)
+        for cpu in added:
+            self.arch.set_cpu_default_closid_rmid(cpu, group.closid, group.rmid)
+        self._sync_cpus(dropped | added)
+        return 0
+
+
+def _kstrtoint(token: str) -> int | None:
+    """kstrtoint base 0: decimal, 0x hex, leading-0 octal, an optional sign."""
+    text = token
+    sign = 1
+    if text[:1] in "+-" and text:
+        sign = -1 if text[0] == "-" else 1
+        text = text[1:]
+    try:
+        if text.lower().startswith("0x"):
+            value = int(text[2:], 16)
+        elif len(text) > 1 and text.startswith("0"):
+            value = int(text[1:], 8)
+        else:
+            if not text.isdigit():
+                return None
+            value = int(text)
+    except ValueError:
+        return None
+    return sign * value
