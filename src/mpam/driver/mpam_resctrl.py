@@ -70,7 +70,8 @@ class MpamResctrl(ResctrlArch):
         self.driver = driver
         self.msmon = msmon
         self.kernel = kernel
-        self.cdp_enabled = False
+        self.cdp_enabled = False  # CDP is global for CPU traffic once any resource asks
+        self._cdp_rids: set[ResourceId] = set()
         self._possible = frozenset(range(len(kernel.hw.cpus)))
         self._classes: dict[ResourceId, MpamClass] = {}
         self._resources: dict[ResourceId, RdtResource] = {}
@@ -219,6 +220,8 @@ class MpamResctrl(ResctrlArch):
         comp = self._component(r, d)
         if comp is None or not comp.cfg:
             return r.default_ctrl
+        if self.cdp_enabled and t is CdpType.NONE:
+            t = CdpType.DATA  # a resource without CDP while CDP is on reads the data PARTID
         partid = self._partid(closid, t if self.cdp_enabled else CdpType.NONE)
         cfg = comp.cfg[partid]
         if r.schema_fmt is SchemaFormat.BITMAP:
@@ -270,6 +273,10 @@ class MpamResctrl(ResctrlArch):
                 "warn",
                 "mpam:resctrl_arch_set_cdp_enabled: CDP is an expert feature and may cause MPAM to malfunction.",
             )
+            self._cdp_rids.add(rid)
+        else:
+            self._cdp_rids.discard(rid)
+        enable = bool(self._cdp_rids)
         self.cdp_enabled = enable
         sched = self.kernel.scheduler
         default = self._labels(0, 0)
@@ -284,7 +291,7 @@ class MpamResctrl(ResctrlArch):
         return 0
 
     def get_cdp_enabled(self, rid: ResourceId) -> bool:
-        return self.cdp_enabled and rid in (ResourceId.L2, ResourceId.L3)
+        return rid in self._cdp_rids
 
     # --- labels ---------------------------------------------------------------------------
 

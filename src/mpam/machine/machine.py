@@ -23,6 +23,7 @@ from mpam.hw.irq import IrqLine
 from mpam.hw.pcc import PccMsc
 from mpam.kernel import Context, Kernel
 from mpam.platform import DEFAULT, Platform, load
+from mpam.resctrl.fs import ResctrlFs
 
 __all__ = ["Machine"]
 
@@ -57,8 +58,9 @@ class Machine:
         self.msmon = Msmon(self.driver, self._sleep_us, might_sleep=k.ctx.might_sleep)
         self.driver.on_enable.append(self._enable_static_key)
         self.driver.on_enable.append(self._resctrl_setup)
-        #: The resctrl arch interface, once the driver has enabled MPAM.
+        #: The resctrl arch interface and filesystem, once the driver has enabled MPAM.
         self.resctrl_arch: MpamResctrl | None = None
+        self.resctrl: ResctrlFs | None = None
         self.driver.on_disable.append(self._disable_static_key)
         k.initcalls += [self._register_cpus, self.driver.driver_init, self.driver.acpi_parse]
         self._pending_irqs: list[int] = []
@@ -83,8 +85,20 @@ class Machine:
         self.kernel.scheduler.mpam_enabled = True
 
     def _resctrl_setup(self) -> None:
-        """mpam_resctrl_setup, called as MPAM is enabled."""
+        """mpam_resctrl_setup, called as MPAM is enabled: the arch interface, and the
+        resctrl filesystem ready to be mounted."""
         self.resctrl_arch = MpamResctrl(self.driver, self.msmon, self.kernel)
+        self.resctrl = ResctrlFs(self.resctrl_arch, self.kernel, self._cache_size)
+
+    def _cache_size(self, level: int) -> int:
+        """Bytes of one unified cache of `level`, as cacheinfo reports it (0 if none)."""
+        sizes = [
+            leaf.size
+            for leaves in self.pptt.leaves().values()
+            for leaf in leaves
+            if leaf.level == level and leaf.type == "unified"
+        ]
+        return min(sizes, default=0)
 
     def _disable_static_key(self) -> None:
         self.kernel.scheduler.mpam_enabled = False

@@ -106,6 +106,7 @@ class RdtResource:
     bw_gran: int = 0
     max_bw: int = 100
     delay_linear: bool = True
+    arch_needs_linear: bool = False  # the arch cannot use a non-linear MB delay scale
     throttle_mode: ThrottleMode = ThrottleMode.UNDEFINED
     # monitoring
     num_rmid: int = 0

@@ -1,0 +1,127 @@
+"""The resctrl tree of a booted rdn2 machine, path by path, without FUSE: the layout,
+file modes, what reads show and what writes, mkdir, rmdir and rename do (reference §9)."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from mpam.machine import Machine
+from mpam.resctrl.fs import ResctrlFs
+
+
+@pytest.fixture
+def m() -> Machine:
+    return Machine("rdn2").boot()
+
+
+@pytest.fixture
+def fs(m: Machine) -> ResctrlFs:
+    assert m.resctrl is not None
+    assert m.resctrl.mount("") == 0
+    return m.resctrl
+
+
+def test_layout_and_info(fs: ResctrlFs) -> None:
+    assert sorted(fs.listdir("")) == [  # type: ignore[arg-type]
+        "cpus", "cpus_list", "info", "mode", "mon_data", "mon_groups", "schemata", "size", "tasks",
+    ]  # fmt: skip
+    assert fs.read("schemata") == "    MB:49=100\n    L3:49=ffff\n"
+    assert fs.read("size") == "    MB:49=100\n    L3:49=8388608\n"
+    assert (fs.read("mode"), fs.read("cpus"), fs.read("cpus_list")) == (
+        "shareable\n",
+        "ffff\n",
+        "0-15\n",
+    )
+    info = {
+        f"{d}/{f}": fs.read(f"info/{d}/{f}")
+        for d in ("L3", "MB", "L3_MON")
+        for f in fs.listdir(f"info/{d}")  # type: ignore[union-attr]
+    }
+    assert info == {
+        "L3/bit_usage": "49=XXXXXXXXXXXXXXXX\n", "L3/cbm_mask": "ffff\n",
+        "L3/min_cbm_bits": "1\n", "L3/num_closids": "64\n", "L3/shareable_bits": "ffff\n",
+        "L3/sparse_masks": "1\n", "MB/bandwidth_gran": "1\n", "MB/delay_linear": "1\n",
+        "MB/min_bandwidth": "0\n", "MB/num_closids": "64\n",
+        "L3_MON/max_threshold_occupancy": "65536\n", "L3_MON/mbm_assign_mode": "[default]\n",
+        "L3_MON/mon_features": "llc_occupancy\n", "L3_MON/num_rmids": "128\n",
+    }  # fmt: skip
+    assert fs.read("info/last_cmd_status") == "ok\n"
+    assert fs.listdir("mon_data") == ["mon_L3_49"]
+    assert fs.read("mon_data/mon_L3_49/llc_occupancy") == "0\n"
+
+
+def test_modes_and_permissions(fs: ResctrlFs) -> None:
+    assert fs.stat("schemata").mode == 0o644  # type: ignore[union-attr]
+    assert fs.stat("size").mode == 0o444  # type: ignore[union-attr]
+    assert fs.open_write("size") == -errno.EACCES
+    assert fs.open_write("info/L3/cbm_mask") == -errno.EACCES
+    assert fs.open_write("info/L3_MON/max_threshold_occupancy") == 0
+    assert fs.write("info/L3_MON/max_threshold_occupancy", "0x100") == 5
+    assert fs.read("info/L3_MON/max_threshold_occupancy") == "256\n"
+    assert fs.write("info/L3_MON/max_threshold_occupancy", "9999999999") == -errno.EINVAL
+    assert fs.read("nope") == -errno.ENOENT
+    assert fs.read("info") == -errno.EISDIR
+
+
+def test_groups(fs: ResctrlFs, m: Machine) -> None:
+    assert fs.mkdir("g1") == 0
+    assert fs.read("g1/schemata") == "    MB:49=100\n    L3:49=ffff\n"
+    assert fs.mkdir("g1/mon_groups/m1") == 0
+    assert fs.mkdir("g1/mon_groups/m2") == -errno.ENOSPC
+    assert fs.read("info/last_cmd_status") == "Out of RMIDs\n"
+    assert fs.write("g1/mode", "exclusive\n") == -errno.EINVAL
+    assert fs.read("info/last_cmd_status") == "Schemata overlaps\n"
+    assert fs.write("g1/schemata", "L3:49=f0f0\n") == 11
+    assert fs.write("g1/schemata", "MB:49=37\n") == 9
+    assert fs.read("g1/schemata") == "    MB:49=37\n    L3:49=f0f0\n"
+    regs = m.driver.regs[8]
+    regs.part_sel(0, 1)
+    assert regs.read("MPAMCFG_MBW_MAX") == 0x5E00
+    assert fs.write("g1/tasks", "11") == 2
+    assert fs.read("g1/tasks") == "11\n"
+    assert sorted(fs.listdir("g1")) == [  # type: ignore[arg-type]
+        "cpus", "cpus_list", "mode", "mon_data", "mon_groups", "schemata", "size", "tasks",
+    ]  # fmt: skip
+    assert sorted(fs.listdir("g1/mon_groups/m1")) == ["cpus", "cpus_list", "mon_data", "tasks"]  # type: ignore[arg-type]
+    # mkdir where the kernel refuses it
+    assert fs.mkdir("g1/x") == -errno.EPERM
+    assert fs.mkdir("info/x") == -errno.ENODEV
+    assert fs.mkdir("g1") == -errno.EEXIST
+    assert fs.rmdir("") == -errno.EPERM and fs.rmdir("info") == -errno.EPERM
+    assert fs.rmdir("g1/mon_data") == -errno.EPERM
+    # rename: only MON groups, between mon_groups directories
+    assert fs.mkdir("g2") == 0
+    assert fs.rename("g1", "g3") == -errno.EPERM
+    assert fs.read("info/last_cmd_status") == "Source must be a MON group\n"
+    assert fs.rename("g1/mon_groups/m1", "g2/x") == -errno.EPERM
+    assert fs.read("info/last_cmd_status") == "Destination must be a mon_groups subdirectory\n"
+    assert fs.rename("g1/mon_groups/m1", "g2/mon_groups/moved") == 0
+    assert fs.listdir("g2/mon_groups") == ["moved"] and fs.listdir("g1/mon_groups") == []
+    # rmdir sends tasks home; a freed CLOSID starts again from the defaults
+    assert fs.rmdir("g1") == 0
+    assert "11\n" in fs.read("tasks")  # type: ignore[operator]
+    assert fs.mkdir("g4") == 0 and fs.read("g4/schemata") == "    MB:49=100\n    L3:49=ffff\n"
+
+
+def test_mount_options_and_unmount(m: Machine) -> None:
+    fs = m.resctrl
+    assert fs is not None
+    assert fs.mount("bogus") == -errno.EINVAL
+    assert fs.mount("mba_MBps") == -errno.EINVAL
+    assert fs.mount("cdp,debug") == 0
+    assert fs.mount("") == -errno.EBUSY
+    assert fs.read("schemata") == "L3DATA:49=ffff\nL3CODE:49=ffff\n"
+    assert fs.listdir("info") == ["last_cmd_status", "L3CODE", "L3DATA", "L3_MON"]
+    assert fs.mkdir("g") == 0
+    assert fs.read("g/ctrl_hw_id") == "1\n" and fs.read("g/mon_hw_id") == "0\n"
+    assert fs.write("g/schemata", "L3CODE:49=f\n") == 12
+    assert fs.write("g/tasks", "11") == 2
+    task = m.kernel.tasks[11]
+    assert (task.labels.partid_d, task.labels.partid_i) == (2, 3)
+    assert fs.umount() == 0
+    assert (task.labels.partid_d, task.labels.partid_i) == (0, 0)
+    assert fs.mount("") == 0
+    assert fs.read("schemata") == "    MB:49=100\n    L3:49=ffff\n"
+    assert fs.mkdir("g") == 0 and fs.read("g/schemata") == "    MB:49=100\n    L3:49=ffff\n"
