@@ -3,7 +3,8 @@
 # default platform (rdn2): build the ACPI MPAM table, PPTT and SRAT firmware would publish, decode
 # them, power on the hardware and list what its registers report, then boot the machine in the
 # background (the kernel boots, the MPAM driver discovers the MSCs from the tables and enables
-# MPAM), show its kernel log, its tasks and a CPU going offline and back, and shut it down.
+# MPAM), show its kernel log, its tasks and a CPU going offline and back, mount its resctrl
+# through FUSE and use it, and shut it down.
 # Options (e.g. -p two-socket) choose another platform.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +25,17 @@ $mpam ps --name main
 $mpam cpu offline 1 --name main
 $mpam cpu online 1 --name main
 $mpam dmesg --name main | tail -n 4
+# resctrl, mounted for real: a group, a control, a task moved into it.
+mkdir -p "$tables/resctrl"
+$mpam mount --name main "$tables/resctrl"
+ls "$tables/resctrl"
+cat "$tables/resctrl/schemata"
+mkdir "$tables/resctrl/g1"
+echo "L3:49=f0" > "$tables/resctrl/g1/schemata"
+echo "L3:49=0" > "$tables/resctrl/g1/schemata" || cat "$tables/resctrl/info/last_cmd_status"
+cat "$tables/resctrl/g1/schemata"
+echo 11 > "$tables/resctrl/g1/tasks"
+cat "$tables/resctrl/g1/tasks"
+$mpam ps --name main | awk 'NR == 1 || $1 == 11'
+$mpam umount "$tables/resctrl"
 $mpam shutdown --name main

@@ -109,7 +109,7 @@ def test_trace_filters_and_an_idle_client(runtime: Path) -> None:
 def test_a_second_daemon_of_the_same_name_stops_at_once(runtime: Path) -> None:
     assert _run("boot", "-p", "tiny")[0] == 0
     second = subprocess.run(
-        [sys.executable, "-m", "mpam.machine.daemon", "--name", "mpam", "--platform", "tiny"],
+        [sys.executable, "-m", "mpam.fuse.serve", "--name", "mpam", "--platform", "tiny"],
         capture_output=True,
         text=True,
         timeout=60,

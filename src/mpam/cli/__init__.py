@@ -6,7 +6,7 @@ import click
 
 from mpam.cli.acpi import acpi
 from mpam.cli.inventory import inventory
-from mpam.cli.machine import boot, cpu, dmesg, ps, shutdown, status, trace
+from mpam.cli.machine import boot, cpu, dmesg, mount, ps, shutdown, status, trace, umount
 from mpam.cli.platforms import platform
 
 __all__ = ["main"]
@@ -20,6 +20,6 @@ def main() -> None:
 
 main.add_command(acpi)
 main.add_command(inventory)
-for _command in (boot, shutdown, status, ps, cpu, dmesg, trace):
+for _command in (boot, shutdown, status, ps, cpu, dmesg, trace, mount, umount):
     main.add_command(_command)
 main.add_command(platform)

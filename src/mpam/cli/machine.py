@@ -10,9 +10,10 @@ import click
 
 from mpam.cli.common import console, load_platform, platform_option
 from mpam.machine import client
+from mpam.platform import DEFAULT
 from mpam.platform.reader import format_cpulist
 
-__all__ = ["boot", "cpu", "dmesg", "ps", "shutdown", "status", "trace"]
+__all__ = ["boot", "cpu", "dmesg", "mount", "ps", "shutdown", "status", "trace", "umount"]
 
 name_option = click.option(
     "--name",
@@ -116,9 +117,7 @@ def cpu() -> None:
 def _hotplug(name: str | None, number: int, online: bool) -> None:
     ret = _call(name, "cpu", cpu=number, online=online)
     if ret:
-        raise click.ClickException(
-            f"cpu{number}: {os.strerror(-ret)} ({errno.errorcode.get(-ret, ret)})"
-        )
+        raise click.ClickException(f"cpu{number}: {_errno_text(ret)}")
 
 
 @cpu.command()
@@ -182,3 +181,40 @@ def trace(
             click.echo(
                 f"{stamp} {r['msc']} {op} 0x{r['offset']:04x} {r['register']} = 0x{r['value']:08x}"
             )
+
+
+def _errno_text(ret: int) -> str:
+    return f"{os.strerror(-ret)} ({errno.errorcode.get(-ret, ret)})"
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@name_option
+@click.option("-o", "options", default="", metavar="OPTIONS",
+              help="Mount options: cdp, cdpl2, mba_MBps, debug (comma separated).")  # fmt: skip
+def mount(directory: str, name: str | None, options: str) -> None:
+    """Mount a running machine's resctrl at DIRECTORY (boots the default platform first
+    when no machine runs)."""
+    if name is None and not client.running():
+        try:
+            client.boot(DEFAULT, client.DEFAULT_NAME)
+        except client.MachineError as e:
+            raise click.ClickException(str(e)) from None
+    ret = _call(name, "mount", dir=os.path.abspath(directory), options=options)
+    if ret:
+        raise click.ClickException(f"mount resctrl at {directory}: {_errno_text(ret)}")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def umount(directory: str) -> None:
+    """Unmount the resctrl mounted at DIRECTORY (resetting every group, as the kernel does)."""
+    path = os.path.realpath(directory)
+    for machine_name in client.running():
+        machine = client.RunningMachine(machine_name)
+        if path in machine.call("status")["mounts"]:
+            ret = machine.call("umount", dir=path)
+            if ret:
+                raise click.ClickException(f"umount {directory}: {_errno_text(ret)}")
+            return
+    raise click.ClickException(f"umount {directory}: not a resctrl mount of a running machine")

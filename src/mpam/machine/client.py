@@ -99,7 +99,7 @@ def boot(platform: str, name: str = DEFAULT_NAME) -> RunningMachine:
     log = runtime_dir() / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mpam.machine.daemon", "--name", name, "--platform", platform],
+            [sys.executable, "-m", "mpam.fuse.serve", "--name", name, "--platform", platform],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

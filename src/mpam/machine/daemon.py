@@ -1,6 +1,6 @@
 """A running machine: one background process per machine, answering on a Unix socket.
 
-`mpam boot` starts `python -m mpam.machine.daemon`, which builds and boots the machine and
+`mpam boot` starts `python -m mpam.fuse.serve`, which builds and boots the machine and
 then serves requests, one JSON object each way per connection, until `shutdown`. The
 socket, the pid file and the process's own log live in the runtime directory
 (`runtime_dir()`), named after the machine, so several machines can run at once. Requests
@@ -9,23 +9,29 @@ are served one at a time, each under the machine's one lock.
 
 from __future__ import annotations
 
-import argparse
+import errno
 import fcntl
 import json
 import os
 import socketserver
+import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mpam.machine.machine import Machine
+from mpam.resctrl.fs import ResctrlFs
 
-__all__ = ["Request", "handlers", "main", "pid_file", "runtime_dir", "socket_path"]
+__all__ = ["FuseMount", "Request", "handlers", "pid_file", "runtime_dir", "serve", "socket_path"]
 
 Request = dict[str, Any]
+#: Serves a FUSE mount of the machine's resctrl until unmounted (provided by mpam.fuse, the
+#: layer above, which starts the daemon).
+FuseMount = Callable[[ResctrlFs, str, threading.Lock, Callable[[], None]], None]
 
 
 def runtime_dir() -> Path:
@@ -84,6 +90,7 @@ def _status(m: Machine, args: Request) -> dict[str, Any]:
         "partids": d.partid_max + 1 if d.enabled else 0,
         "pmgs": d.pmg_max + 1 if d.enabled else 0,
         "mscs": len(d.mscs),
+        "mounts": dict(m.mounts),
         "classes": d.describe()["classes"],
     }
 
@@ -153,6 +160,57 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     machine: Machine
     lock: threading.Lock
     stopping: bool = False
+    mounts: dict[str, threading.Thread]
+    fuse_mount: FuseMount | None = None
+
+    def mount(self, args: Request) -> int:
+        """Mount resctrl at args["dir"] with args["options"]: 0 or a negative errno."""
+        path = os.path.realpath(str(args["dir"]))
+        fs = self.machine.resctrl
+        if fs is None:
+            return -errno.ENODEV  # MPAM is not enabled: no resctrl
+        if not os.path.isdir(path):
+            return -errno.ENOENT
+        with self.lock:
+            err = fs.mount(str(args.get("options", "")))
+        if err:
+            return err
+        if self.fuse_mount is None:
+            with self.lock:
+                fs.umount()
+            return -errno.ENODEV  # started without FUSE support
+        thread = threading.Thread(
+            target=self.fuse_mount, args=(fs, path, self.lock, self.machine.service), daemon=True
+        )
+        thread.start()
+        for _ in range(400):  # the mount appears within a few milliseconds
+            if os.path.ismount(path) or not thread.is_alive():
+                break
+            time.sleep(0.01)
+        if not os.path.ismount(path):
+            with self.lock:
+                fs.umount()
+            return -errno.EIO
+        self.mounts[path] = thread
+        self.machine.mounts[path] = str(args.get("options", ""))
+        return 0
+
+    def umount(self, args: Request) -> int:
+        path = os.path.realpath(str(args["dir"]))
+        thread = self.mounts.pop(path, None)
+        if thread is None:
+            return -errno.EINVAL
+        self.machine.mounts.pop(path, None)
+        subprocess.run(["fusermount3", "-u", path], check=False, capture_output=True)
+        thread.join(timeout=10)
+        fs = self.machine.resctrl
+        assert fs is not None
+        with self.lock:
+            return fs.umount()
+
+    def unmount_all(self) -> None:
+        for path in list(self.mounts):
+            self.umount({"dir": path})
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -169,7 +227,13 @@ class _Handler(socketserver.StreamRequestHandler):
             try:
                 request = json.loads(raw)
                 op = request.get("op")
+                if op in ("mount", "umount"):
+                    self._reply(
+                        {"ok": True, "result": getattr(self.server, op)(request.get("args", {}))}
+                    )
+                    return
                 if op == "shutdown":
+                    self.server.unmount_all()
                     self._reply({"ok": True, "result": None})
                     self.server.stopping = True
                     threading.Thread(target=self.server.shutdown, daemon=True).start()
@@ -189,7 +253,7 @@ class _Handler(socketserver.StreamRequestHandler):
         self.wfile.flush()
 
 
-def serve(name: str, platform: str) -> int:
+def serve(name: str, platform: str, fuse_mount: FuseMount | None = None) -> int:
     """Boot the machine, then answer requests until shut down."""
     # The lock is held for the daemon's life: two daemons of one name can never both get
     # past it, so one cannot unlink the other's live socket.
@@ -207,6 +271,8 @@ def serve(name: str, platform: str) -> int:
     server = _Server(str(path), _Handler)
     server.machine = machine
     server.lock = threading.Lock()
+    server.mounts = {}
+    server.fuse_mount = fuse_mount
     pid_file(name).write_text(f"{os.getpid()}\n")
     try:
         server.serve_forever()
@@ -216,15 +282,3 @@ def serve(name: str, platform: str) -> int:
         pid_file(name).unlink(missing_ok=True)
         lock.close()
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mpam.machine.daemon")
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--platform", required=True)
-    args = parser.parse_args(argv)
-    return serve(args.name, args.platform)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -64,6 +64,8 @@ class Machine:
         self.driver.on_disable.append(self._disable_static_key)
         k.initcalls += [self._register_cpus, self.driver.driver_init, self.driver.acpi_parse]
         self._pending_irqs: list[int] = []
+        #: Where this machine's resctrl is mounted through FUSE, and with which options.
+        self.mounts: dict[str, str] = {}
         self._wire_interrupts()
 
     # --- boot -----------------------------------------------------------------------------

@@ -1,0 +1,28 @@
+"""The entry point of a running machine's process: the daemon, able to mount FUSE.
+
+`mpam boot` runs ``python -m mpam.fuse.serve --name NAME --platform P``. It lives in the top
+layer because the process serves the machine (mpam.machine.daemon) and its FUSE mounts
+(mpam.fuse) together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mpam.fuse.resctrl_fuse import mount
+from mpam.machine.daemon import serve
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mpam.fuse.serve")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--platform", required=True)
+    args = parser.parse_args(argv)
+    return serve(args.name, args.platform, fuse_mount=mount)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""resctrl mounted for real through FUSE, driven with plain file operations, as a shell or
+a container runtime would."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mpam.cli import main
+from mpam.machine import client
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing: FUSE cannot mount here"
+)
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def mnt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("MPAM_RUNTIME_DIR", str(tmp_path / "run"))
+    point = tmp_path / "resctrl"
+    point.mkdir()
+    code, out = _run("mount", str(point))  # boots the default platform first
+    assert code == 0, out
+    yield point
+    for name in client.running():
+        client.shutdown(client.RunningMachine(name))
+
+
+def _write(path: Path, text: str) -> None:
+    """One write(2), as `echo ... > file` makes."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def test_files_read_and_write(mnt: Path) -> None:
+    assert sorted(os.listdir(mnt)) == [
+        "cpus", "cpus_list", "info", "mode", "mon_data", "mon_groups", "schemata", "size", "tasks",
+    ]  # fmt: skip
+    assert (mnt / "schemata").read_text() == "    MB:49=100\n    L3:49=ffff\n"
+    assert (mnt / "info" / "L3_MON" / "num_rmids").read_text() == "128\n"
+    os.mkdir(mnt / "g1")
+    _write(mnt / "g1" / "schemata", "L3:49=f0\n")
+    assert (mnt / "g1" / "schemata").read_text() == "    MB:49=100\n    L3:49=f0\n"
+    with pytest.raises(OSError) as e:
+        _write(mnt / "g1" / "schemata", "L3:49=0\n")
+    assert e.value.errno == errno.EINVAL
+    assert (mnt / "info" / "last_cmd_status").read_text() == "Mask out of range\n"
+    assert (mnt / "g1" / "schemata").read_text() == "    MB:49=100\n    L3:49=f0\n"
+    _write(mnt / "g1" / "tasks", "11\n")
+    assert (mnt / "g1" / "tasks").read_text() == "11\n"
+    os.mkdir(mnt / "g1" / "mon_groups" / "m1")
+    with pytest.raises(OSError) as e:
+        os.mkdir(mnt / "g1" / "mon_groups" / "m2")
+    assert e.value.errno == errno.ENOSPC
+    assert (mnt / "mon_data" / "mon_L3_49" / "llc_occupancy").read_text() == "0\n"
+    os.rmdir(mnt / "g1")
+    assert "g1" not in os.listdir(mnt)
+
+
+def test_permissions_and_errors(mnt: Path) -> None:
+    assert (mnt / "size").stat().st_mode & 0o777 == 0o444
+    with pytest.raises(PermissionError):
+        os.open(mnt / "size", os.O_WRONLY)
+    with pytest.raises(OSError) as e:
+        os.rmdir(mnt / "info")
+    assert e.value.errno == errno.EPERM
+    with pytest.raises(OSError) as e:
+        os.mkdir(mnt / "info" / "x")
+    assert e.value.errno == errno.ENODEV
+
+
+def test_second_mount_and_umount(mnt: Path, tmp_path: Path) -> None:
+    other = tmp_path / "again"
+    other.mkdir()
+    code, out = _run("mount", str(other))
+    assert code == 1 and "Device or resource busy (EBUSY)" in out
+    os.mkdir(mnt / "g")
+    assert _run("umount", str(mnt)) == (0, "")
+    assert not os.path.ismount(mnt) and os.listdir(mnt) == []
+    code, out = _run("mount", "-o", "cdp", str(mnt))
+    assert code == 0, out
+    assert (mnt / "schemata").read_text() == "L3DATA:49=ffff\nL3CODE:49=ffff\n"
+    assert "g" not in os.listdir(mnt)  # unmount removed every group
