@@ -494,9 +494,9 @@ class ResctrlFs:
         name = parts[-1]
         parent_parts = parts[:-1]
         if not parent_parts:
+            # In the root: a CTRL_MON group, which needs allocation (a monitor-only system
+            # keeps its MON groups in the root's mon_groups).
             if not g.alloc_capable:
-                if g.mon_capable:
-                    return -errno.EPERM
                 return -errno.EPERM
             err, _ = g.mkdir_ctrl_mon(name)
             return err
