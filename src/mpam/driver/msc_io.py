@@ -74,9 +74,3 @@ class Regs:
         """A portion bitmap of `width` bits, in 32-bit words."""
         for word in range((width + 31) // 32):
             self.write(name, (bits >> (32 * word)) & 0xFFFF_FFFF, word)
-
-    def read_bitmap(self, name: str, width: int) -> int:
-        out = 0
-        for word in range((width + 31) // 32):
-            out |= self.read(name, word) << (32 * word)
-        return out

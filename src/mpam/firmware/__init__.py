@@ -19,7 +19,7 @@ from mpam.firmware.acpi_mpam import (
     parse_msc_devices,
     parse_resources,
 )
-from mpam.firmware.build import build_mpam, build_pptt, build_tables
+from mpam.firmware.build import build_mpam, build_pptt, build_srat, build_tables
 from mpam.firmware.cacheinfo import CacheLeaf, CacheTopology
 from mpam.firmware.check import Finding, check_mpam, check_pptt
 from mpam.firmware.disasm import disassemble_mpam, disassemble_pptt, disassemble_srat
@@ -27,7 +27,7 @@ from mpam.firmware.export import mpam_to_dict, pptt_to_dict, srat_to_dict
 from mpam.firmware.layout import TableError
 from mpam.firmware.mpam_table import LocatorType, MpamTable, MscNode, ResourceNode, parse_mpam
 from mpam.firmware.pptt import CacheNode, Pptt, ProcessorNode, parse_pptt
-from mpam.firmware.srat import NumaMap, Srat, build_srat, numa_map, parse_srat
+from mpam.firmware.srat import NumaMap, Srat, numa_map, parse_srat
 
 __all__ = [
     "AcpiMpam",

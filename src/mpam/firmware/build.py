@@ -17,8 +17,8 @@ backwards. This matches `shared/testdata/acpi/rdn2-like.pptt.aml` byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
-from mpam.firmware.layout import Field, Layout
 from mpam.firmware.mpam_table import (
     FUNC_DEP,
     MSC_NODE,
@@ -28,6 +28,7 @@ from mpam.firmware.mpam_table import (
 from mpam.firmware.pptt import (
     CACHE_ID,
     CACHE_NODE,
+    PRIVATE_RESOURCE,
     PROCESSOR_NODE,
     TYPE_CACHE,
     TYPE_PROCESSOR,
@@ -35,7 +36,15 @@ from mpam.firmware.pptt import (
     ProcessorFlags,
 )
 from mpam.firmware.sdt import HEADER, with_header
-from mpam.firmware.srat import build_srat
+from mpam.firmware.srat import (
+    DRAM_BASE,
+    ENABLED,
+    GICC_AFFINITY,
+    MEMORY_AFFINITY,
+    SRAT_HEADER,
+    TYPE_GICC,
+    TYPE_MEMORY,
+)
 from mpam.platform.model import (
     AccessMode,
     Cache,
@@ -48,10 +57,19 @@ from mpam.platform.model import (
     Ris,
 )
 
-__all__ = ["PPTT_REVISION", "build_mpam", "build_pptt", "build_tables"]
+__all__ = [
+    "PPTT_REVISION",
+    "SRAT_REVISION",
+    "build_mpam",
+    "build_pptt",
+    "build_srat",
+    "build_tables",
+]
 
 #: PPTT revision 3 is the first with the Cache ID that processor-cache locators refer to.
 PPTT_REVISION = 3
+#: SRAT revision 3 (ACPI 6.x), with the GICC affinity structure.
+SRAT_REVISION = 3
 
 _LOCATOR_TYPES = {
     ResourceKind.CACHE: LocatorType.PROCESSOR_CACHE,
@@ -63,10 +81,18 @@ _LOCATOR_TYPES = {
     ResourceKind.UNKNOWN: LocatorType.UNKNOWN,
 }
 
-_PRIVATE = Layout("private resource", Field("ref", "Private Resource", 4))
+
+class _HeaderIds(TypedDict):
+    oem_id: str
+    oem_table_id: str
+    oem_revision: int
+    creator_id: str
+    creator_revision: int
 
 
-def _header_ids(platform: Platform, table_id: str) -> dict[str, str | int]:
+def _header_ids(platform: Platform, table_id: str) -> _HeaderIds:
+    """The header fields from the platform's [firmware] table; a table id left empty is the
+    platform name in upper case."""
     fw = platform.firmware
     return {
         "oem_id": fw.oem_id,
@@ -161,7 +187,7 @@ def build_mpam(platform: Platform) -> bytes:
         "MPAM",
         platform.firmware.mpam_revision,
         body,
-        **_header_ids(platform, platform.firmware.mpam_table_id),  # type: ignore[arg-type]
+        **_header_ids(platform, platform.firmware.mpam_table_id),
     )
 
 
@@ -256,7 +282,7 @@ class _PpttWriter:
         self.out += PROCESSOR_NODE.pack(
             {
                 "type": TYPE_PROCESSOR,
-                "length": PROCESSOR_NODE.size + _PRIVATE.size * len(private),
+                "length": PROCESSOR_NODE.size + PRIVATE_RESOURCE.size * len(private),
                 "flags": node.flags,
                 "parent": parent,
                 "acpi_processor_id": node.acpi_id,
@@ -264,7 +290,7 @@ class _PpttWriter:
             }
         )
         for ref in private:
-            self.out += _PRIVATE.pack({"ref": ref})
+            self.out += PRIVATE_RESOURCE.pack({"ref": ref})
         for child in node.children:
             self.node(child, at)
 
@@ -310,7 +336,46 @@ def build_pptt(platform: Platform) -> bytes:
         "PPTT",
         PPTT_REVISION,
         bytes(writer.out),
-        **_header_ids(platform, platform.firmware.pptt_table_id),  # type: ignore[arg-type]
+        **_header_ids(platform, platform.firmware.pptt_table_id),
+    )
+
+
+# --- SRAT -------------------------------------------------------------------------------
+
+
+def build_srat(platform: Platform) -> bytes:
+    """The SRAT of a platform: a GICC affinity per CPU, a memory range per NUMA node."""
+    body = bytearray(SRAT_HEADER.pack({"table_revision": 1}))
+    node_of = {cpu: n for n in platform.numa for cpu in n.cpus}
+    for cpu in platform.cpus:
+        body += GICC_AFFINITY.pack(
+            {
+                "type": TYPE_GICC,
+                "length": GICC_AFFINITY.size,
+                "proximity_domain": node_of[cpu.index].proximity_domain,
+                "acpi_processor_uid": cpu.acpi_uid,
+                "flags": ENABLED,
+                "clock_domain": 0,
+            }
+        )
+    base = DRAM_BASE
+    for node in platform.numa:
+        body += MEMORY_AFFINITY.pack(
+            {
+                "type": TYPE_MEMORY,
+                "length": MEMORY_AFFINITY.size,
+                "proximity_domain": node.proximity_domain,
+                "base_address": base,
+                "address_length": node.memory_size,
+                "flags": ENABLED,
+            }
+        )
+        base += node.memory_size
+    return with_header(
+        "SRAT",
+        SRAT_REVISION,
+        bytes(body),
+        **_header_ids(platform, ""),
     )
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from mpam.firmware.layout import TableError
 from mpam.firmware.mpam_table import (
     FUNC_DEP,
     MSC_NODE,
@@ -33,7 +32,7 @@ from mpam.firmware.pptt import (
     ProcessorNode,
 )
 
-__all__ = ["Finding", "check_mpam", "check_pptt", "strict_error"]
+__all__ = ["Finding", "check_mpam", "check_pptt"]
 
 #: The RIS field of MPAMCFG_PART_SEL and MSMON_CFG_MON_SEL is 4 bits wide.
 RIS_INDEX_MAX = 15
@@ -345,11 +344,3 @@ def _cache_findings(pptt: Pptt, cache: CacheNode) -> list[Finding]:
                 )
             )
     return out
-
-
-def strict_error(signature: str, findings: list[Finding]) -> TableError | None:
-    """The first specification violation as a `TableError`, for callers that refuse them."""
-    for f in findings:
-        if f.violation:
-            return TableError(signature, f.offset, f.message)
-    return None

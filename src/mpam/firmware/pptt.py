@@ -18,6 +18,7 @@ from mpam.firmware.sdt import HEADER, TableHeader, parse_header
 __all__ = [
     "CACHE_NODE",
     "CACHE_TYPE_NAMES",
+    "PRIVATE_RESOURCE",
     "PROCESSOR_NODE",
     "SUBTABLE",
     "CacheFlags",

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mpam.firmware.layout import Field, Layout, TableError, int_fields
-from mpam.firmware.sdt import HEADER, TableHeader, parse_header, with_header
-from mpam.platform.model import Platform
+from mpam.firmware.sdt import HEADER, TableHeader, parse_header
 
 __all__ = [
     "GICC_AFFINITY",
@@ -23,7 +22,6 @@ __all__ = [
     "MemoryAffinity",
     "NumaMap",
     "Srat",
-    "build_srat",
     "numa_map",
     "parse_srat",
 ]
@@ -96,48 +94,6 @@ class NumaMap:
 
     pxm_to_node: dict[int, int]
     cpu_to_node: dict[int, int]  # ACPI processor UID -> node
-
-
-def build_srat(platform: Platform) -> bytes:
-    """The SRAT of a platform: a GICC affinity per CPU, a memory range per NUMA node."""
-    body = bytearray(SRAT_HEADER.pack({"table_revision": 1}))
-    node_of = {cpu: n for n in platform.numa for cpu in n.cpus}
-    for cpu in platform.cpus:
-        node = node_of[cpu.index]
-        body += GICC_AFFINITY.pack(
-            {
-                "type": TYPE_GICC,
-                "length": GICC_AFFINITY.size,
-                "proximity_domain": node.proximity_domain,
-                "acpi_processor_uid": cpu.acpi_uid,
-                "flags": ENABLED,
-                "clock_domain": 0,
-            }
-        )
-    base = DRAM_BASE
-    for node in platform.numa:
-        body += MEMORY_AFFINITY.pack(
-            {
-                "type": TYPE_MEMORY,
-                "length": MEMORY_AFFINITY.size,
-                "proximity_domain": node.proximity_domain,
-                "base_address": base,
-                "address_length": node.memory_size,
-                "flags": ENABLED,
-            }
-        )
-        base += node.memory_size
-    fw = platform.firmware
-    return with_header(
-        SIGNATURE,
-        3,
-        bytes(body),
-        oem_id=fw.oem_id,
-        oem_table_id=platform.name.upper().replace("-", "")[:8],
-        oem_revision=fw.oem_revision,
-        creator_id=fw.creator_id,
-        creator_revision=fw.creator_revision,
-    )
 
 
 def parse_srat(data: bytes, *, verify_checksum: bool = True) -> Srat:

@@ -38,6 +38,12 @@ class Machine:
         self.tables = build_tables(self.platform)
         self.kernel = Kernel(self.hw)
         self.pptt = CacheTopology(parse_pptt(self.tables["PPTT.aml"]))
+        self._unified_sizes: dict[int, int] = {}
+        for leaves in self.pptt.leaves().values():
+            for leaf in leaves:
+                if leaf.type == "unified":
+                    old = self._unified_sizes.get(leaf.level, leaf.size)
+                    self._unified_sizes[leaf.level] = min(old, leaf.size)
         # The NUMA map, from the SRAT as Linux derives it (ACPI processor UID = CPU number).
         numa = numa_map(parse_srat(self.tables["SRAT.aml"]))
         pxm_to_node, cpu_to_node = numa.pxm_to_node, numa.cpu_to_node
@@ -94,13 +100,7 @@ class Machine:
 
     def _cache_size(self, level: int) -> int:
         """Bytes of one unified cache of `level`, as cacheinfo reports it (0 if none)."""
-        sizes = [
-            leaf.size
-            for leaves in self.pptt.leaves().values()
-            for leaf in leaves
-            if leaf.level == level and leaf.type == "unified"
-        ]
-        return min(sizes, default=0)
+        return self._unified_sizes.get(level, 0)
 
     def _disable_static_key(self) -> None:
         self.kernel.scheduler.mpam_enabled = False

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from mpam.kernel import Kernel
-from mpam.platform.reader import format_cpulist
+from mpam.platform.reader import format_cpulist, parse_cpulist
 from mpam.resctrl.arch import EventId, ResctrlArch
 from mpam.resctrl.status import LastCmdStatus
 
@@ -81,19 +81,11 @@ def parse_cpumask(text: str, nr_cpu_ids: int) -> set[int] | None:
 
 def parse_cpulist_text(text: str, nr_cpu_ids: int) -> set[int] | None:
     """cpulist_parse: ``0-3,8``; None when malformed or out of range."""
-    text = text.strip()
-    out: set[int] = set()
-    if not text:
-        return out
-    for part in text.split(","):
-        lo, dash, hi = part.strip().partition("-")
-        if not lo.isdigit() or (dash and not hi.isdigit()):
-            return None
-        first, last = int(lo), int(hi) if dash else int(lo)
-        if last < first or last >= nr_cpu_ids:
-            return None
-        out.update(range(first, last + 1))
-    return out
+    try:
+        cpus = set(parse_cpulist(text.strip()))
+    except ValueError:
+        return None
+    return cpus if all(cpu < nr_cpu_ids for cpu in cpus) else None
 
 
 class RmidAllocator:
@@ -114,16 +106,12 @@ class RmidAllocator:
         only candidates are in limbo."""
         for idx in self.free:
             c, rmid = self.arch.rmid_idx_decode(idx)
-            if not self.arch_depends_on_closid or c == closid:
+            if not self.arch.rmid_depends_on_closid or c == closid:
                 self.free.remove(idx)
                 return rmid
         if not self.free and self.limbo:
             return -errno.EBUSY
         return -errno.ENOSPC
-
-    @property
-    def arch_depends_on_closid(self) -> bool:
-        return self.arch.rmid_depends_on_closid
 
     def release(self, closid: int, rmid: int, busy_domains: Iterable[int]) -> None:
         """free_rmid: to limbo while its occupancy may still be counted, else straight back."""
@@ -272,8 +260,7 @@ class Rdtgroups:
         group.deleted = True
         return 0
 
-    def _move_matching(self, match: object, closid: int, rmid: int) -> None:
-        assert callable(match)
+    def _move_matching(self, match: Callable[[int], bool], closid: int, rmid: int) -> None:
         for task in self.kernel.tasks:
             if task.pid and match(task.pid):
                 self.arch.set_closid_rmid(task.pid, closid, rmid)
