@@ -7,6 +7,7 @@ import errno
 
 import pytest
 
+from mpam.kernel import mpam_regval
 from mpam.machine import Machine
 from mpam.resctrl.fs import ResctrlFs
 
@@ -125,3 +126,19 @@ def test_mount_options_and_unmount(m: Machine) -> None:
     assert fs.mount("") == 0
     assert fs.read("schemata") == "    MB:49=100\n    L3:49=ffff\n"
     assert fs.mkdir("g") == 0 and fs.read("g/schemata") == "    MB:49=100\n    L3:49=ffff\n"
+
+
+def test_cpu_hotplug_moves_cpus_between_groups(fs: ResctrlFs, m: Machine) -> None:
+    """resctrl_offline_cpu drops a CPU from its group (and MON group); resctrl_online_cpu
+    returns it to the default group with CLOSID 0, RMID 0 as its default labels."""
+    assert fs.mkdir("g") == 0 and fs.mkdir("g/mon_groups/m") == 0
+    assert fs.write("g/cpus_list", "4-5\n") == 4
+    assert fs.write("g/mon_groups/m/cpus_list", "5\n") == 2
+    default = m.kernel.scheduler.mpam.arm64_mpam_default
+    assert default[5] == mpam_regval(1, 1, 1, 1)
+    assert m.cpu_down(5) == 0
+    assert fs.read("g/cpus_list") == "4\n" and fs.read("g/mon_groups/m/cpus_list") == "\n"
+    assert fs.read("cpus_list") == "0-3,6-15\n"
+    assert m.cpu_up(5) == 0
+    assert fs.read("cpus_list") == "0-3,5-15\n" and fs.read("g/cpus_list") == "4\n"
+    assert default[5] == 0

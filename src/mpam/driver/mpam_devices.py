@@ -162,6 +162,9 @@ class MpamDriver:
         self.on_disable: list[Callable[[], None]] = []
         self.on_save: list[Callable[[MpamRis], None]] = []
         self.on_restore: list[Callable[[MpamRis], None]] = []
+        #: mpam_resctrl_online_cpu / _offline_cpu: told of each CPU once MPAM is enabled.
+        self.on_cpu_online: list[Callable[[int], None]] = []
+        self.on_cpu_offline: list[Callable[[int], None]] = []
 
     # --- limits ---------------------------------------------------------------------------
 
@@ -652,10 +655,16 @@ class MpamDriver:
             msc.online_refs += 1
             if msc.online_refs == 1:
                 self.reprogram_msc(msc)
+        if self.enabled:
+            for hook in self.on_cpu_online:
+                hook(cpu)
         return 0
 
     def cpu_offline(self, cpu: int) -> int:
         """mpam_cpu_offline: the last CPU to leave an MSC resets it (power is going)."""
+        if self.enabled:
+            for hook in self.on_cpu_offline:
+                hook(cpu)
         for msc in self.mscs:
             if cpu not in msc.accessibility:
                 continue

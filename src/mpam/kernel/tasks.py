@@ -90,6 +90,7 @@ class Task:
     wq_desc: str = ""  # a kworker's last workqueue, which /proc shows after its name
     runtime_ns: int = 0  # sum_exec_runtime
     parked_state: str | None = None  # the state to restore when a parked kthread unparks
+    uid: int = 0  # real and saved user id (cred->uid, cred->suid): who may move the task
 
     def __post_init__(self) -> None:
         if len(self.comm) >= TASK_COMM_LEN:

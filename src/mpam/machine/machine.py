@@ -97,6 +97,8 @@ class Machine:
         resctrl filesystem ready to be mounted."""
         self.resctrl_arch = MpamResctrl(self.driver, self.msmon, self.kernel)
         self.resctrl = ResctrlFs(self.resctrl_arch, self.kernel, self._cache_size)
+        self.driver.on_cpu_online.append(self.resctrl.online_cpu)
+        self.driver.on_cpu_offline.append(self.resctrl.offline_cpu)
 
     def _cache_size(self, level: int) -> int:
         """Bytes of one unified cache of `level`, as cacheinfo reports it (0 if none)."""

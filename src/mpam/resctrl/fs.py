@@ -162,6 +162,20 @@ class ResctrlFs:
         self.options = ()
         return 0
 
+    # --- CPU hotplug ----------------------------------------------------------------------
+
+    def online_cpu(self, cpu: int) -> None:
+        """resctrl_online_cpu, called by the arch: the CPU joins the default group and its
+        default labels go back to CLOSID 0, RMID 0 (clear_closid_rmid)."""
+        if self.groups is not None:
+            self.groups.online_cpu(cpu)
+        self.arch.set_cpu_default_closid_rmid(cpu, 0, 0)
+
+    def offline_cpu(self, cpu: int) -> None:
+        """resctrl_offline_cpu, called by the arch before the CPU goes."""
+        if self.groups is not None:
+            self.groups.offline_cpu(cpu)
+
     def _init_alloc(self, closid: int) -> int:
         """rdtgroup_init_alloc: a new CLOSID starts with every resource's default control
         (on MPAM, where every bit is hardware-shareable, the full mask and 100%)."""
@@ -437,8 +451,9 @@ class ResctrlFs:
             return -errno.EISDIR
         return 0 if node.mode & 0o200 else -errno.EACCES
 
-    def write(self, path: str, data: str) -> int:
-        """Write `data`; its length on success, a negative errno otherwise."""
+    def write(self, path: str, data: str, *, pid: int = 1, euid: int = 0) -> int:
+        """Write `data` as task `pid` with effective uid `euid` (by default root's shell,
+        pid 1); its length on success, a negative errno otherwise."""
         err = self.open_write(path)
         if err:
             return err
@@ -453,7 +468,7 @@ class ResctrlFs:
         if name in ("cpus", "cpus_list"):
             err = g.cpus_write(group, data, as_list=name == "cpus_list")
         elif name == "tasks":
-            err = g.tasks_write(group, data)
+            err = g.tasks_write(group, data, writer_pid=pid, euid=euid)
         elif name == "schemata":
             others = {c: self.modes.get(c, "shareable") for c in self._allocated()}
             err = ctrlmondata.schemata_write(self.schemas, self.arch, self.status, group.closid, data,

@@ -283,8 +283,10 @@ class Rdtgroups:
                 pids.append(task.pid)
         return "".join(f"{pid}\n" for pid in pids)
 
-    def tasks_write(self, group: RdtGroup, text: str, writer_pid: int = 1) -> int:
-        """rdtgroup_tasks_write: move each listed task; stop at the first failure."""
+    def tasks_write(self, group: RdtGroup, text: str, writer_pid: int = 1, euid: int = 0) -> int:
+        """rdtgroup_tasks_write: move each listed task; stop at the first failure. The
+        writer (`writer_pid`, pid 0's meaning, with effective uid `euid`) must be root or
+        own the task."""
         self.status.clear()
         if group.deleted:
             return -errno.ENOENT
@@ -299,17 +301,20 @@ class Rdtgroups:
             if pid < 0:
                 self.status.puts(f"Invalid pid {pid}\n")
                 return -errno.EINVAL
-            err = self._move_task(group, pid or writer_pid)
+            err = self._move_task(group, pid or writer_pid, euid)
             if err:
                 self.status.puts(f"Error while processing task {pid or writer_pid}\n")
                 return err
         return 0
 
-    def _move_task(self, group: RdtGroup, pid: int) -> int:
+    def _move_task(self, group: RdtGroup, pid: int, euid: int) -> int:
         task = self.kernel.tasks.get(pid)
         if task is None or task.is_idle:
             self.status.puts(f"No task {pid}\n")
             return -errno.ESRCH
+        if euid != 0 and euid != task.uid:
+            self.status.puts(f"No permission to move task {pid}\n")
+            return -errno.EPERM
         if group.kind is GroupKind.MON:
             parent = group.parent
             assert parent is not None
@@ -324,6 +329,19 @@ class Rdtgroups:
         return 0
 
     # --- CPUs -----------------------------------------------------------------------------
+
+    def online_cpu(self, cpu: int) -> None:
+        """resctrl_online_cpu: a CPU that comes online belongs to the default group."""
+        self.root.cpus.add(cpu)
+
+    def offline_cpu(self, cpu: int) -> None:
+        """resctrl_offline_cpu: the CPU leaves whichever group (and MON group) held it."""
+        for group in self.ctrl_groups:
+            if cpu in group.cpus:
+                group.cpus.discard(cpu)
+                for mon in group.mon_groups.values():
+                    mon.cpus.discard(cpu)
+                break
 
     def cpus_show(self, group: RdtGroup, as_list: bool) -> str:
         if as_list:
