@@ -656,15 +656,15 @@ class MpamDriver:
             if msc.online_refs == 1:
                 self.reprogram_msc(msc)
         if self.enabled:
-            for hook in self.on_cpu_online:
-                hook(cpu)
+            for cpu_hook in self.on_cpu_online:
+                cpu_hook(cpu)
         return 0
 
     def cpu_offline(self, cpu: int) -> int:
         """mpam_cpu_offline: the last CPU to leave an MSC resets it (power is going)."""
         if self.enabled:
-            for hook in self.on_cpu_offline:
-                hook(cpu)
+            for cpu_hook in self.on_cpu_offline:
+                cpu_hook(cpu)
         for msc in self.mscs:
             if cpu not in msc.accessibility:
                 continue
