@@ -59,7 +59,10 @@ def test_rdn2_resources(rdn2: Machine) -> None:
     assert l3.alloc_capable and l3.cbm_len == 16 and l3.shareable_bits == 0xFFFF
     assert l3.arch_has_sparse_bitmasks and l3.cdp_capable and l3.min_cbm_bits == 1
     assert [(d.id, len(d.cpus)) for d in l3.ctrl_domains] == [(49, 16)]
-    assert l3.mon_capable and l3.events == (EventId.LLC_OCCUPANCY,) and l3.num_rmid == 128
+    assert l3.mon_capable and l3.num_rmid == 128
+    assert l3.events == (EventId.LLC_OCCUPANCY, EventId.MBM_TOTAL_BYTES)
+    # 16 MBWU monitors on each DDR MSC for 128 (PARTID, PMG) labels: assigned counters
+    assert l3.mbm_cntr_assignable and l3.mbm_cntr_assign_fixed and l3.num_mbm_cntrs == 16
     assert not l2.alloc_capable  # rdn2's L2s have no MSC
     # One L3, one node: the memory controllers regulate the L3's traffic; MB domains take
     # the L3's cache id.

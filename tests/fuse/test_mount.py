@@ -47,7 +47,7 @@ def _write(path: Path, text: str) -> None:
 
 def test_files_read_and_write(mnt: Path) -> None:
     assert sorted(os.listdir(mnt)) == [
-        "cpus", "cpus_list", "info", "mode", "mon_data", "mon_groups", "schemata", "size", "tasks",
+        "cpus", "cpus_list", "info", "mbm_L3_assignments", "mode", "mon_data", "mon_groups", "schemata", "size", "tasks",
     ]  # fmt: skip
     assert (mnt / "schemata").read_text() == "    MB:49=100\n    L3:49=ffff\n"
     assert (mnt / "info" / "L3_MON" / "num_rmids").read_text() == "128\n"

@@ -65,6 +65,7 @@ EXPECTED = """\
 cpus
 cpus_list
 info
+mbm_L3_assignments
 mode
 mon_data
 mon_groups
@@ -100,6 +101,7 @@ Mask out of range
 cpus
 cpus_list
 info
+mbm_L3_assignments
 mode
 mon_data
 mon_groups
@@ -109,6 +111,7 @@ size
 tasks
 cpus
 cpus_list
+mbm_L3_assignments
 mode
 mon_data
 mon_groups
@@ -126,6 +129,7 @@ tasks
 cpus
 cpus_list
 info
+mbm_L3_assignments
 mode
 mon_data
 mon_groups

@@ -26,7 +26,7 @@ def fs(m: Machine) -> ResctrlFs:
 
 def test_layout_and_info(fs: ResctrlFs) -> None:
     assert sorted(fs.listdir("")) == [  # type: ignore[arg-type]
-        "cpus", "cpus_list", "info", "mode", "mon_data", "mon_groups", "schemata", "size", "tasks",
+        "cpus", "cpus_list", "info", "mbm_L3_assignments", "mode", "mon_data", "mon_groups", "schemata", "size", "tasks",
     ]  # fmt: skip
     assert fs.read("schemata") == "    MB:49=100\n    L3:49=ffff\n"
     assert fs.read("size") == "    MB:49=100\n    L3:49=8388608\n"
@@ -45,12 +45,21 @@ def test_layout_and_info(fs: ResctrlFs) -> None:
         "L3/min_cbm_bits": "1\n", "L3/num_closids": "64\n", "L3/shareable_bits": "ffff\n",
         "L3/sparse_masks": "1\n", "MB/bandwidth_gran": "1\n", "MB/delay_linear": "1\n",
         "MB/min_bandwidth": "0\n", "MB/num_closids": "64\n",
-        "L3_MON/max_threshold_occupancy": "65536\n", "L3_MON/mbm_assign_mode": "[default]\n",
-        "L3_MON/mon_features": "llc_occupancy\n", "L3_MON/num_rmids": "128\n",
+        "L3_MON/max_threshold_occupancy": "65536\n", "L3_MON/mbm_assign_mode": "[mbm_event]\n",
+        "L3_MON/mon_features": "llc_occupancy\nmbm_total_bytes\n", "L3_MON/num_rmids": "128\n",
+        # 16 MBWU monitors for 128 labels: counters are assigned; the root group holds one
+        "L3_MON/num_mbm_cntrs": "49=16\n", "L3_MON/available_mbm_cntrs": "49=15\n",
+        "L3_MON/mbm_assign_on_mkdir": "1\n", "L3_MON/event_configs": -errno.EISDIR,
     }  # fmt: skip
     assert fs.read("info/last_cmd_status") == "ok\n"
+    assert fs.listdir("info/L3_MON/event_configs") == ["mbm_total_bytes"]
+    assert fs.read("info/L3_MON/event_configs/mbm_total_bytes/event_filter") == "\n"
+    assert fs.open_write("info/L3_MON/event_configs/mbm_total_bytes/event_filter") == -errno.EACCES
     assert fs.listdir("mon_data") == ["mon_L3_49"]
+    assert fs.listdir("mon_data/mon_L3_49") == ["llc_occupancy", "mbm_total_bytes"]
     assert fs.read("mon_data/mon_L3_49/llc_occupancy") == "0\n"
+    assert fs.read("mon_data/mon_L3_49/mbm_total_bytes") == "0\n"
+    assert fs.read("mbm_L3_assignments") == "mbm_total_bytes:49=e\n"
 
 
 def test_modes_and_permissions(fs: ResctrlFs) -> None:
@@ -83,9 +92,16 @@ def test_groups(fs: ResctrlFs, m: Machine) -> None:
     assert fs.write("g1/tasks", "11") == 2
     assert fs.read("g1/tasks") == "11\n"
     assert sorted(fs.listdir("g1")) == [  # type: ignore[arg-type]
-        "cpus", "cpus_list", "mode", "mon_data", "mon_groups", "schemata", "size", "tasks",
+        "cpus", "cpus_list", "mbm_L3_assignments", "mode", "mon_data", "mon_groups", "schemata",
+        "size", "tasks",
     ]  # fmt: skip
-    assert sorted(fs.listdir("g1/mon_groups/m1")) == ["cpus", "cpus_list", "mon_data", "tasks"]  # type: ignore[arg-type]
+    assert sorted(fs.listdir("g1/mon_groups/m1")) == [
+        "cpus",
+        "cpus_list",
+        "mbm_L3_assignments",
+        "mon_data",
+        "tasks",
+    ]  # type: ignore[arg-type]
     # mkdir where the kernel refuses it
     assert fs.mkdir("g1/x") == -errno.EPERM
     assert fs.mkdir("info/x") == -errno.ENODEV

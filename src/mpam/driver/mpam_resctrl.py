@@ -7,7 +7,14 @@ Read for behaviour, written anew. Once the driver has enabled MPAM it offers res
 - ``MB`` from the class nearest the L3 whose MBW_MAX can limit bandwidth and whose
   components line up with the L3s (a memory class qualifies only on a single-L3, single-node
   machine); its domains take the L3's cache ids;
-- ``llc_occupancy`` monitoring from the L3 class's CSU monitors.
+- ``llc_occupancy`` monitoring from the L3 class's CSU monitors;
+- ``mbm_total_bytes`` from the MBWU monitors of a class that carries the L3's traffic and
+  lines up with it (picked as for MB). With a monitor for every (PARTID, PMG) they run
+  free, one per label; with fewer, they are counters that resctrl assigns (mbm_event mode,
+  fixed: MPAM cannot leave it), as the v7.3 counter-assignment series does. Linux v7.1
+  only exposes free-running counters; v7.3 uses assignment even when there are enough.
+  Under CDP a counter needs a monitor for each of its two PARTIDs, so there are half as
+  many.
 
 CLOSID = PARTID (two PARTIDs per CLOSID under CDP); RMID = PMG, indexed closid x (PMG_MAX +
 1) + pmg; a task's and a CPU's labels are the kernel's thread_info word and per-CPU
@@ -17,6 +24,7 @@ default, so the next context switch carries them to MPAM0_EL1.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 from mpam.driver.mpam_devices import MpamDriver
 from mpam.driver.mpam_internal import Feature, MpamClass, MpamComponent, MpamConfig
@@ -76,6 +84,9 @@ class MpamResctrl(ResctrlArch):
         self._classes: dict[ResourceId, MpamClass] = {}
         self._resources: dict[ResourceId, RdtResource] = {}
         self._mon_class: MpamClass | None = None
+        self._mbm_class: MpamClass | None = None
+        #: (domain id, counter id) -> (closid, rmid) it counts, in mbm_event mode
+        self._cntrs: dict[tuple[int, int], tuple[int, int]] = {}
         self._l3_of_cpu: dict[int, int] = {}
         self._setup()
 
@@ -147,6 +158,17 @@ class MpamResctrl(ResctrlArch):
 
     def _pick_mb(self) -> MpamClass | None:
         """The class nearest the L3 that can limit bandwidth for the L3's traffic."""
+        return self._pick_l3_egress(lambda k: k.props.has(Feature.mbw_max) and k.props.bwa_wd > 0)
+
+    def _pick_mbm(self) -> MpamClass | None:
+        """The class nearest the L3 whose MBWU monitors can count the L3's traffic."""
+        return self._pick_l3_egress(
+            lambda k: k.props.has(Feature.msmon_mbwu) and k.props.num_mbwu_mon > 0
+        )
+
+    def _pick_l3_egress(self, usable: Callable[[MpamClass], bool]) -> MpamClass | None:
+        """The usable class nearest the L3 that sees all of the L3's egress traffic: the L3
+        itself, or memory behind a single L3 on a single node without memory-side caches."""
         candidates = []
         l3 = self._cache_class(3)
         for k in self.driver.classes.values():
@@ -154,7 +176,7 @@ class MpamResctrl(ResctrlArch):
                 continue
             if k.type is ClassType.UNKNOWN:
                 continue
-            if not k.props.has(Feature.mbw_max) or k.props.bwa_wd == 0:
+            if not usable(k):
                 continue
             if k.affinity != self._possible or not self._matches_l3(k):
                 continue
@@ -170,13 +192,22 @@ class MpamResctrl(ResctrlArch):
     def _setup_monitors(self) -> None:
         l3 = self._cache_class(3)
         r = self._resources[ResourceId.L3]
-        if l3 is None or not l3.props.has(Feature.msmon_csu) or l3.props.num_csu_mon < 1:
+        if l3 is None or l3.affinity != self._possible:
             return
-        if l3.affinity != self._possible:
+        events = []
+        if l3.props.has(Feature.msmon_csu) and l3.props.num_csu_mon >= 1:
+            self._mon_class = l3
+            events.append(EventId.LLC_OCCUPANCY)
+        self._mbm_class = self._pick_mbm()
+        if self._mbm_class is not None:
+            events.append(EventId.MBM_TOTAL_BYTES)
+            if self._mbm_class.props.num_mbwu_mon < self.system_num_rmid_idx():
+                r.mbm_cntr_assignable = r.mbm_cntr_assign_fixed = True
+                r.num_mbm_cntrs = self._mbm_class.props.num_mbwu_mon
+        if not events:
             return
-        self._mon_class = l3
         r.mon_capable = True
-        r.events = (EventId.LLC_OCCUPANCY,)
+        r.events = tuple(events)
         r.num_rmid = self.system_num_rmid_idx()
         r.mon_domains = [MonDomain(d.id, d.cpus) for d in self._domains(l3)]
 
@@ -288,6 +319,10 @@ class MpamResctrl(ResctrlArch):
         self._resources[ResourceId.MBA].alloc_capable = (
             not enable and ResourceId.MBA in self._classes
         )
+        l3 = self._resources[ResourceId.L3]
+        if l3.mbm_cntr_assignable and self._mbm_class is not None:
+            l3.num_mbm_cntrs = self._mbm_class.props.num_mbwu_mon // (2 if enable else 1)
+        self._cntrs.clear()
         return 0
 
     def get_cdp_enabled(self, rid: ResourceId) -> bool:
@@ -321,11 +356,79 @@ class MpamResctrl(ResctrlArch):
 
     # --- monitoring -----------------------------------------------------------------------
 
+    def _partids(self, closid: int) -> list[int]:
+        return [2 * closid, 2 * closid + 1] if self.cdp_enabled else [closid]
+
+    def _mbm_component(self, d: MonDomain) -> MpamComponent | None:
+        k = self._mbm_class
+        if k is None:
+            return None
+        return next((c for c in k.components.values() if self._domain_id(k, c) == d.id), None)
+
+    def _mbwu_read(
+        self, comp: MpamComponent, mons: list[int], closid: int, rmid: int
+    ) -> tuple[int, int]:
+        """Sum the MBWU monitors `mons`, one per PARTID of `closid`, matching PMG `rmid`."""
+        total = 0
+        for mon, partid in zip(mons, self._partids(closid), strict=True):
+            err, value = self.msmon.read(
+                comp, MonCfg(mon, partid, rmid, match_pmg=True), MonType.MBWU
+            )
+            if err:
+                return err, total
+            total += value
+        return 0, total
+
+    def _label_mons(self, closid: int, rmid: int) -> list[int]:
+        """Free-running monitors: one per hardware (PARTID, PMG) label."""
+        n = self.driver.pmg_max + 1
+        return [partid * n + rmid for partid in self._partids(closid)]
+
+    def _cntr_mons(self, cntr_id: int) -> list[int]:
+        """An assignable counter's monitors: itself, or a pair under CDP."""
+        return [2 * cntr_id, 2 * cntr_id + 1] if self.cdp_enabled else [cntr_id]
+
+    def mbm_cntr_assign_enabled(self, r: RdtResource) -> bool:
+        return r.mbm_cntr_assignable  # fixed: always in mbm_event mode when assignable
+
+    def config_cntr(
+        self, r: RdtResource, d: MonDomain, event: EventId, closid: int, rmid: int,
+        cntr_id: int, assign: bool,
+    ) -> None:  # fmt: skip
+        """Point counter `cntr_id` at (closid, rmid), its count starting from zero."""
+        comp = self._mbm_component(d)
+        if comp is None:
+            return
+        if not assign:
+            self._cntrs.pop((d.id, cntr_id), None)
+            return
+        self._cntrs[(d.id, cntr_id)] = (closid, rmid)
+        for mon, partid in zip(self._cntr_mons(cntr_id), self._partids(closid), strict=True):
+            self.msmon.reset_mbwu(comp, MonCfg(mon, partid, rmid, match_pmg=True))
+        self._mbwu_read(comp, self._cntr_mons(cntr_id), closid, rmid)  # program it now
+
+    def cntr_read(
+        self, r: RdtResource, d: MonDomain, closid: int, rmid: int, cntr_id: int, event: EventId
+    ) -> tuple[int, int]:
+        comp = self._mbm_component(d)
+        if comp is None or event is not EventId.MBM_TOTAL_BYTES:
+            return -errno.EINVAL, 0
+        if self._cntrs.get((d.id, cntr_id)) != (closid, rmid):
+            return -errno.ENOENT, 0
+        return self._mbwu_read(comp, self._cntr_mons(cntr_id), closid, rmid)
+
     def rmid_read(
         self, r: RdtResource, d: MonDomain, closid: int, rmid: int, event: EventId
     ) -> tuple[int, int]:
+        if r.rid is not ResourceId.L3:
+            return -errno.EINVAL, 0
+        if event is EventId.MBM_TOTAL_BYTES:
+            comp = self._mbm_component(d)
+            if comp is None or r.mbm_cntr_assignable:
+                return -errno.EINVAL, 0
+            return self._mbwu_read(comp, self._label_mons(closid, rmid), closid, rmid)
         k = self._mon_class
-        if k is None or event is not EventId.LLC_OCCUPANCY or r.rid is not ResourceId.L3:
+        if k is None or event is not EventId.LLC_OCCUPANCY:
             return -errno.EINVAL, 0
         comp = next((c for c in k.components.values() if c.comp_id == d.id), None)
         if comp is None:
@@ -334,9 +437,8 @@ class MpamResctrl(ResctrlArch):
         if mon < 0:
             return mon, 0
         try:
-            partids = [2 * closid, 2 * closid + 1] if self.cdp_enabled else [closid]
             total = 0
-            for partid in partids:
+            for partid in self._partids(closid):
                 err, value = self.msmon.read(
                     comp, MonCfg(mon, partid, rmid, match_pmg=True), MonType.CSU
                 )
@@ -350,4 +452,10 @@ class MpamResctrl(ResctrlArch):
     def reset_rmid(
         self, r: RdtResource, d: MonDomain, closid: int, rmid: int, event: EventId
     ) -> None:
-        """CSU occupancy is a level, not a count: nothing to reset."""
+        """A free-running MBWU count starts again at its next read. (CSU occupancy is a
+        level, not a count: nothing to reset.)"""
+        comp = self._mbm_component(d)
+        if event is not EventId.MBM_TOTAL_BYTES or comp is None or r.mbm_cntr_assignable:
+            return
+        for mon, partid in zip(self._label_mons(closid, rmid), self._partids(closid), strict=True):
+            self.msmon.reset_mbwu(comp, MonCfg(mon, partid, rmid, match_pmg=True))

@@ -10,6 +10,7 @@ generic code.
 
 from __future__ import annotations
 
+import errno
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
@@ -111,6 +112,12 @@ class RdtResource:
     # monitoring
     num_rmid: int = 0
     events: tuple[EventId, ...] = ()
+    # counter assignment (struct resctrl_mon): MBM events need a counter assigned to count
+    mbm_cntr_assignable: bool = False
+    mbm_cntr_assign_fixed: bool = False  # the arch cannot leave mbm_event mode
+    mbm_cntr_configurable: bool = False  # event_filter may be written
+    num_mbm_cntrs: int = 0  # counters per monitoring domain
+    mbm_cfg_mask: int = 0  # the memory transactions MBM events can filter on
 
     @property
     def default_ctrl(self) -> int:
@@ -204,3 +211,27 @@ class ResctrlArch(ABC):
         self, r: RdtResource, d: MonDomain, closid: int, rmid: int, event: EventId
     ) -> None:
         """Start an event counter from zero (a new group's first read)."""
+
+    # --- counter assignment (only for resources with mbm_cntr_assignable) ---------------
+
+    def mbm_cntr_assign_enabled(self, r: RdtResource) -> bool:
+        """resctrl_arch_mbm_cntr_assign_enabled: is `r` in mbm_event mode?"""
+        return False
+
+    def mbm_cntr_assign_set(self, r: RdtResource, enable: bool) -> int:
+        """Enter or leave mbm_event mode; 0 or a negative errno."""
+        return -errno.EOPNOTSUPP
+
+    def config_cntr(
+        self, r: RdtResource, d: MonDomain, event: EventId, closid: int, rmid: int,
+        cntr_id: int, assign: bool,
+    ) -> None:  # fmt: skip
+        """resctrl_arch_config_cntr: let counter `cntr_id` of `d` count (or stop counting)
+        `event` for (closid, rmid), from zero."""
+        raise NotImplementedError
+
+    def cntr_read(
+        self, r: RdtResource, d: MonDomain, closid: int, rmid: int, cntr_id: int, event: EventId
+    ) -> tuple[int, int]:
+        """resctrl_arch_cntr_read: (0 or a negative errno, value) of an assigned counter."""
+        return -errno.EINVAL, 0

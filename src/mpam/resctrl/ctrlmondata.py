@@ -25,7 +25,7 @@ group is in ``pseudo-locksetup`` mode, as the kernel does.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 
 from mpam.resctrl.arch import (
     CdpType,
@@ -39,12 +39,14 @@ from mpam.resctrl.schema import Schema, SchemaList
 from mpam.resctrl.status import LastCmdStatus
 
 __all__ = [
+    "MBA_MAX_MBPS",
     "MODES",
     "MODE_EXCLUSIVE",
     "MODE_PSEUDO_LOCKSETUP",
     "MODE_SHAREABLE",
     "U32_MAX",
     "ULONG_MAX",
+    "MbpsValues",
     "bit_usage_show",
     "cbm_overlaps",
     "cbm_to_size",
@@ -66,6 +68,10 @@ MODES = (MODE_SHAREABLE, MODE_EXCLUSIVE, MODE_PSEUDO_LOCKSETUP, "pseudo-locked")
 #: unsigned long on arm64.
 ULONG_MAX = (1 << 64) - 1
 U32_MAX = (1 << 32) - 1
+#: A group's mba_MBps target until the user sets one: no limit.
+MBA_MAX_MBPS = U32_MAX
+#: The mba_MBps targets, MiB/s by (closid, MB domain id): struct rdt_ctrl_domain's mbps_val.
+MbpsValues = MutableMapping[tuple[int, int], int]
 
 # The kernel's isspace() for strim(), ASCII part.
 _SPACE = " \t\n\v\f\r"
@@ -218,15 +224,21 @@ def cbm_overlaps(
 # --- schemata read -----------------------------------------------------------------------
 
 
-def schemata_show(schemas: SchemaList, arch: ResctrlArch, closid: int) -> str:
+def schemata_show(
+    schemas: SchemaList, arch: ResctrlArch, closid: int, mbps: MbpsValues | None = None
+) -> str:
     """Reading ``schemata`` (rdtgroup_schemata_show): one line per schema this CLOSID fits
-    in, in schema-list order; bitmaps ``%d=%x``, bandwidths ``%d=%u``, domains ascending."""
+    in, in schema-list order; bitmaps ``%d=%x``, bandwidths ``%d=%u``, domains ascending.
+    Under mba_MBps (`mbps` given) MB shows the MiB/s targets the user set."""
     out = []
     for s in schemas.schemas:
         if closid >= s.num_closid:
             continue
         r = s.resource
-        values = [(d.id, arch.get_config(r, d, closid, s.conf_type)) for d in _domains(r)]
+        if mbps is not None and r.rid is ResourceId.MBA:
+            values = [(d.id, mbps.get((closid, d.id), MBA_MAX_MBPS)) for d in _domains(r)]
+        else:
+            values = [(d.id, arch.get_config(r, d, closid, s.conf_type)) for d in _domains(r)]
         out.append(
             _line(schemas.max_name_width, s.name, values, r.schema_fmt is SchemaFormat.BITMAP)
         )
@@ -248,7 +260,9 @@ class _Write:
         mode: str,
         closid_modes: Mapping[int, str] | None,
         allocated: Iterable[int] | None,
+        mbps: MbpsValues | None = None,
     ) -> None:
+        self.mbps = mbps
         self.schemas = schemas
         self.arch = arch
         self.status = status
@@ -349,6 +363,8 @@ class _Write:
         if bw is None:
             self.fail(f"Invalid MB value {text}\n")
             return None
+        if self.mbps is not None and r.rid is ResourceId.MBA:
+            return bw  # the software controller takes any MiB/s target
         if bw < r.min_bw or bw > r.max_bw:
             self.fail(f"MB value {bw:d} out of range [{r.min_bw:d},{r.max_bw:d}]\n")
             return None
@@ -362,6 +378,11 @@ class _Write:
         value = self.bw_validate(text, s.resource)
         if value is None:
             return -errno.EINVAL
+        if self.mbps is not None and s.resource.rid is ResourceId.MBA:
+            # Stored at once, not staged: a later failing line does not undo it, and a
+            # repeated domain is not a duplicate (as parse_bw does under mba_sc).
+            self.mbps[(self.closid, d.id)] = value
+            return 0
         s.staged[d.id] = value
         return 0
 
@@ -395,6 +416,7 @@ def schemata_write(
     mode: str = MODE_SHAREABLE,
     closid_modes: Mapping[int, str] | None = None,
     allocated: Iterable[int] | None = None,
+    mbps: MbpsValues | None = None,
 ) -> int:
     """Writing ``schemata`` of the group with `closid` (rdtgroup_schemata_write): 0, or a
     negative errno with the reason in `status`.
@@ -405,7 +427,7 @@ def schemata_write(
         return -errno.EINVAL  # status untouched
     buf = text[:-1].split("\0", 1)[0]  # the kernel parses a C string
     status.clear()
-    w = _Write(schemas, arch, status, closid, mode, closid_modes, allocated)
+    w = _Write(schemas, arch, status, closid, mode, closid_modes, allocated, mbps)
     _staged_clear(schemas)
     try:
         for line in buf.split("\n"):

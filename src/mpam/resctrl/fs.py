@@ -17,7 +17,9 @@ from enum import Flag, auto
 
 from mpam.kernel import Kernel
 from mpam.resctrl import ctrlmondata
-from mpam.resctrl.arch import EventId, RdtResource, ResctrlArch, ResourceId, SchemaFormat
+from mpam.resctrl.arch import EventId, MonDomain, RdtResource, ResctrlArch, ResourceId, SchemaFormat
+from mpam.resctrl.mon_worker import MonWorker
+from mpam.resctrl.monitor import MBM_EVENTS, MbmCounters
 from mpam.resctrl.rdtgroup import GroupKind, RdtGroup, Rdtgroups, RmidAllocator
 from mpam.resctrl.schema import SchemaList
 from mpam.resctrl.status import LastCmdStatus
@@ -35,6 +37,8 @@ class Where(Flag):
     MON = auto()  # groups with monitoring (CTRL_MON when mon capable, and MON groups)
     BASE = auto()  # every group
     DEBUG = auto()  # only with -o debug
+    CNTR = auto()  # only while MBM counters are assigned (mbm_event mode)
+    MBPS = auto()  # only with -o mba_MBps
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ _FILES = (
     GroupFile("size", 0o444, Where.CTRL),
     GroupFile("ctrl_hw_id", 0o444, Where.CTRL | Where.DEBUG),
     GroupFile("mon_hw_id", 0o444, Where.MON | Where.DEBUG),
+    GroupFile("mbm_L3_assignments", 0o644, Where.MON | Where.CNTR),
+    GroupFile("mba_MBps_event", 0o644, Where.CTRL | Where.MBPS),
 )
 
 
@@ -79,12 +85,26 @@ class ResctrlFs:
         self.options: tuple[str, ...] = ()
         self.modes: dict[int, str] = {}
         self.threshold = 0
+        #: MBM counter assignment of the L3 monitoring resource, when the arch needs it
+        self.counters: MbmCounters | None = None
+        #: why the last mount failed (the fs_context log), or ""
+        self.mount_error = ""
+        #: mba_MBps: each group's MiB/s target per MB domain (unset: no limit), and the
+        #: MBM event it is measured with
+        self.mbps: dict[tuple[int, int], int] = {}
+        self.mbps_event: dict[int, EventId] = {}
+        self.worker = MonWorker(self)
 
     # --- mount ----------------------------------------------------------------------------
 
     @property
     def mounted(self) -> bool:
         return self.groups is not None
+
+    @property
+    def mba_sc(self) -> bool:
+        """Mounted with mba_MBps: MB is a MiB/s target the software controller meets."""
+        return "mba_MBps" in self.options
 
     def mount(self, options: str = "") -> int:
         """Mount with comma-separated options; -EBUSY when already mounted."""
@@ -96,8 +116,11 @@ class ResctrlFs:
         resources = {r.rid: r for r in self.arch.resources()}
         if not any(r.alloc_capable or r.mon_capable for r in resources.values()):
             return -errno.EOPNOTSUPP
-        if "mba_MBps" in opts:
-            return -errno.EINVAL  # no MBM event backs the software controller on MPAM
+        self.mount_error = ""
+        if "mba_MBps" in opts and not self._supports_mba_mbps(resources):
+            return self._mount_fail(
+                "mba_MBps requires MBM (mbm_event mode not supported) and linear scale MBA at L3 scope"
+            )
         enabled: list[ResourceId] = []
         for opt, rid in (("cdpl2", ResourceId.L2), ("cdp", ResourceId.L3)):
             if opt in opts:
@@ -119,8 +142,30 @@ class ResctrlFs:
         self.modes = {0: "shareable"}
         if mon and not self.threshold:
             self.threshold = self._default_threshold()
+        l3 = resources[ResourceId.L3]
+        self.counters = None
+        if l3.mon_capable:
+            self.counters = MbmCounters(self.arch, l3, self.status)
+            self.counters.assign_on_create(self.groups.root)
+        self.mbps.clear()
         self.status.clear()
+        self.worker.kick()
         return 0
+
+    def _supports_mba_mbps(self, resources: dict[ResourceId, RdtResource]) -> bool:
+        """supports_mba_mbps: an MBM event to measure with (not an assigned counter, which
+        may be taken away), and a linear MB controlled at L3 scope to act with."""
+        l3, mb = resources[ResourceId.L3], resources[ResourceId.MBA]
+        mbm = l3.mon_capable and any(e in l3.events for e in MBM_EVENTS)
+        scope = {d.id for d in mb.ctrl_domains} == {d.id for d in l3.mon_domains}
+        return (mbm and not l3.mbm_cntr_assignable and mb.alloc_capable and mb.delay_linear
+                and scope)  # fmt: skip
+
+    def _mount_fail(self, reason: str) -> int:
+        """errorfc(): the reason goes to the mount's fs_context log (dmesg for mount(2))."""
+        self.mount_error = reason
+        self.kernel.klog.log("err", f"resctrl: {reason}")
+        return -errno.EINVAL
 
     def _undo_cdp(self, rids: list[ResourceId]) -> None:
         for rid in rids:
@@ -143,9 +188,12 @@ class ResctrlFs:
         g = self.groups
         for group in list(g.ctrl_groups):
             if not group.is_root:
-                g.rmdir(group)
+                self._rmdir_group(group)
         for child in list(g.root.mon_groups.values()):
-            g.rmdir(child)
+            self._rmdir_group(child)
+        if self.counters is not None:
+            self.counters.unassign_all(g.root)
+            self.counters = None
         for r in self.arch.resources():
             if r.alloc_capable:
                 self.arch.reset_all_ctrls(r)
@@ -188,6 +236,8 @@ class ResctrlFs:
                     self.status.puts("Failed to initialize allocations\n")
                     return err
         self.modes[closid] = "shareable"
+        for key in [k for k in self.mbps if k[0] == closid]:
+            del self.mbps[key]  # rdtgroup_init_mba: MBA_MAX_MBPS
         return 0
 
     # --- path resolution ------------------------------------------------------------------
@@ -221,6 +271,10 @@ class ResctrlFs:
 
         def wanted(f: GroupFile) -> bool:
             if Where.DEBUG in f.where and "debug" not in self.options:
+                return False
+            if Where.CNTR in f.where and not (self.counters and self.counters.enabled):
+                return False
+            if Where.MBPS in f.where and not self.mba_sc:
                 return False
             if Where.CTRL in f.where and group.kind is not GroupKind.CTRL_MON:
                 return False
@@ -260,9 +314,34 @@ class ResctrlFs:
                      ("num_closids", 0o444)]  # fmt: skip
             return files
         if name.endswith("_MON") and any(r.name == name[:-4] for r in self._mon_resources()):
-            return [("max_threshold_occupancy", 0o644), ("mbm_assign_mode", 0o444),
-                    ("mon_features", 0o444), ("num_rmids", 0o444)]  # fmt: skip
+            files = [("max_threshold_occupancy", 0o644), ("mbm_assign_mode", 0o644),
+                     ("mon_features", 0o444), ("num_rmids", 0o444)]  # fmt: skip
+            if name == "L3_MON" and self._assignable():
+                files += [("available_mbm_cntrs", 0o444), ("mbm_assign_on_mkdir", 0o644),
+                          ("num_mbm_cntrs", 0o444)]  # fmt: skip
+            return files
         return []
+
+    def _assignable(self) -> bool:
+        return self.counters is not None and self.counters.r.mbm_cntr_assignable
+
+    def _event_configs(self, parts: list[str]) -> Node | list[str] | None:
+        """info/L3_MON/event_configs/<event>/event_filter, while counters are assignable:
+        the directory listing, the node, or None when the path is not there."""
+        if not self._assignable() or parts[:2] != ["L3_MON", "event_configs"]:
+            return None
+        assert self.counters is not None
+        events = [e.file_name for e in self.counters.events()]
+        mode = 0o644 if self.counters.r.mbm_cntr_configurable else 0o444
+        if len(parts) == 2:
+            return events
+        if parts[2] not in events:
+            return None
+        if len(parts) == 3:
+            return ["event_filter"]
+        if parts[3:] == ["event_filter"]:
+            return Node(False, mode)
+        return None
 
     def stat(self, path: str) -> Node | int:
         if self.groups is None:
@@ -281,7 +360,10 @@ class ResctrlFs:
                 for name, mode in self._info_files(parts[1]):
                     if name == parts[2]:
                         return Node(False, mode)
-            return -errno.ENOENT
+            found = self._event_configs(parts[1:])
+            if isinstance(found, Node):
+                return found
+            return Node(True, 0o555) if found is not None else -errno.ENOENT
         group, rest = self._group_at(parts)
         if group is None:
             return -errno.ENOENT
@@ -324,7 +406,14 @@ class ResctrlFs:
         if parts and parts[0] == "info":
             if len(parts) == 1:
                 return ["last_cmd_status", *self._info_dirs()]
-            return [n for n, _ in self._info_files(parts[1])]
+            if len(parts) == 2:
+                names = [n for n, _ in self._info_files(parts[1])]
+                if parts[1] == "L3_MON" and self._assignable():
+                    names.append("event_configs")
+                return names
+            found = self._event_configs(parts[1:])
+            assert isinstance(found, list)
+            return found
         group, rest = self._group_at(parts)
         assert group is not None
         if not rest:
@@ -365,7 +454,10 @@ class ResctrlFs:
         if name == "tasks":
             return g.tasks_show(group)
         if name == "schemata":
-            return ctrlmondata.schemata_show(self.schemas, self.arch, group.closid)
+            mbps = self.mbps if self.mba_sc else None
+            return ctrlmondata.schemata_show(self.schemas, self.arch, group.closid, mbps)
+        if name == "mba_MBps_event":
+            return f"{self.mbps_event.get(group.closid, EventId.MBM_TOTAL_BYTES).file_name}\n"
         if name == "mode":
             return self.modes.get(group.closid, "shareable") + "\n"
         if name == "size":
@@ -374,6 +466,9 @@ class ResctrlFs:
             return f"{group.closid}\n"
         if name == "mon_hw_id":
             return f"{group.rmid}\n"
+        if name == "mbm_L3_assignments":
+            assert self.counters is not None
+            return self.counters.show_assignments(group)
         return -errno.EACCES
 
     def _domain_size(self, r: RdtResource, domain_id: int) -> int:
@@ -406,8 +501,18 @@ class ResctrlFs:
             return f"{r.num_rmid}\n"
         if name == "max_threshold_occupancy":
             return f"{self.threshold}\n"
+        c = self.counters
+        assert c is not None
         if name == "mbm_assign_mode":
-            return "[default]\n"
+            return c.show_mode()
+        if name == "num_mbm_cntrs":
+            return c.show_num()
+        if name == "available_mbm_cntrs":
+            return c.show_available()
+        if name == "mbm_assign_on_mkdir":
+            return c.show_on_mkdir()
+        if name == "event_configs":
+            return c.show_event_filter(EventId[parts[2].upper()])
         return -errno.ENOENT
 
     def _allocated(self) -> set[int]:
@@ -425,7 +530,7 @@ class ResctrlFs:
         )
         total, errs, ok = 0, [], False
         for t in targets:
-            err, value = self.arch.rmid_read(r, d, t.closid, t.rmid, event)
+            err, value = self.read_mbm(r, d, t, event)
             if err:
                 errs.append(err)
             else:
@@ -439,6 +544,16 @@ class ResctrlFs:
         if err == -errno.ENOENT:
             return "Unassigned\n"
         return f"{total}\n"
+
+    def read_mbm(
+        self, r: RdtResource, d: MonDomain, group: RdtGroup, event: EventId
+    ) -> tuple[int, int]:
+        """One event of one group (not its children): through its assigned counter in
+        mbm_event mode, else the arch's per-RMID count."""
+        c = self.counters
+        if c is not None and c.enabled and event in MBM_EVENTS and r is c.r:
+            return c.read(d, group, event)
+        return self.arch.rmid_read(r, d, group.closid, group.rmid, event)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -461,7 +576,7 @@ class ResctrlFs:
         g = self.groups
         parts = self._split(path)
         if parts[0] == "info":
-            return self._write_threshold(data)
+            return self._write_info(parts[1:], data)
         group, rest = self._group_at(parts)
         assert group is not None
         name = rest[0]
@@ -473,13 +588,45 @@ class ResctrlFs:
             others = {c: self.modes.get(c, "shareable") for c in self._allocated()}
             err = ctrlmondata.schemata_write(self.schemas, self.arch, self.status, group.closid, data,
                                              mode=self.modes.get(group.closid, "shareable"),
-                                             closid_modes=others, allocated=self._allocated())  # fmt: skip
+                                             closid_modes=others, allocated=self._allocated(),
+                                             mbps=self.mbps if self.mba_sc else None)  # fmt: skip
         elif name == "mode":
             err, mode = ctrlmondata.mode_write(self.schemas, self.arch, self.status, group.closid, data,
                                                current=self.modes.get(group.closid, "shareable"),
                                                allocated=self._allocated())  # fmt: skip
             if not err:
                 self.modes[group.closid] = mode
+        elif name == "mba_MBps_event":
+            err = self._write_mbps_event(group, data)
+        elif name == "mbm_L3_assignments":
+            assert self.counters is not None
+            err = self.counters.write_assignments(group, data)
+        else:
+            return -errno.EACCES
+        return err if err else len(data.encode())
+
+    def _write_mbps_event(self, group: RdtGroup, data: str) -> int:
+        """rdtgroup_mba_mbps_event_write: which enabled MBM event the controller follows."""
+        if not data.endswith("\n"):
+            return -errno.EINVAL
+        self.status.clear()
+        name = data[:-1]
+        event = next((e for e in MBM_EVENTS if e.file_name == name), None)
+        if event is None or event not in self.arch.enabled_events():
+            self.status.puts(f"Unsupported event id '{name}'\n")
+            return -errno.EINVAL
+        self.mbps_event[group.closid] = event
+        return 0
+
+    def _write_info(self, parts: list[str], data: str) -> int:
+        name = parts[-1]
+        if name == "max_threshold_occupancy":
+            return self._write_threshold(data)
+        assert self.counters is not None
+        if name == "mbm_assign_mode":
+            err = self.counters.write_mode(data)
+        elif name == "mbm_assign_on_mkdir":
+            err = self.counters.write_on_mkdir(data)
         else:
             return -errno.EACCES
         return err if err else len(data.encode())
@@ -513,7 +660,8 @@ class ResctrlFs:
             # keeps its MON groups in the root's mon_groups).
             if not g.alloc_capable:
                 return -errno.EPERM
-            err, _ = g.mkdir_ctrl_mon(name)
+            err, group = g.mkdir_ctrl_mon(name)
+            self._new_group(group)
             return err
         if parent_parts[0] == "info":
             return -errno.ENODEV if len(parent_parts) == 1 else -errno.EPERM
@@ -523,8 +671,25 @@ class ResctrlFs:
         if rest != ["mon_groups"] or group.kind is not GroupKind.CTRL_MON:
             self.status.clear()
             return -errno.EPERM
-        err, _ = g.mkdir_mon(group, name)
+        err, mon = g.mkdir_mon(group, name)
+        self._new_group(mon)
         return err
+
+    def _new_group(self, group: RdtGroup | None) -> None:
+        """A new group's MBM counts start from zero; in mbm_event mode it gets counters."""
+        if group is None or self.counters is None:
+            return
+        self.worker.forget(group)
+        if group.kind is GroupKind.CTRL_MON:
+            self.mbps_event.pop(group.closid, None)
+        if self.counters.enabled:
+            self.counters.assign_on_create(group)
+            return
+        for r in self._mon_resources():
+            for d in r.mon_domains:
+                for event in r.events:
+                    if event in MBM_EVENTS:
+                        self.arch.reset_rmid(r, d, group.closid, group.rmid, event)
 
     def rmdir(self, path: str) -> int:
         if self.groups is None:
@@ -540,7 +705,19 @@ class ResctrlFs:
             if isinstance(node, int):
                 return node
             return -errno.EPERM if node.is_dir else -errno.ENOTDIR
-        return self.groups.rmdir(group)
+        return self._rmdir_group(group)
+
+    def _rmdir_group(self, group: RdtGroup) -> int:
+        """rmdir: counters of the group (and of its MON groups) go back first."""
+        assert self.groups is not None
+        if group.is_root:
+            return -errno.EPERM
+        if self.counters is not None:
+            for g in [group, *group.mon_groups.values()]:
+                self.counters.unassign_all(g)
+        err = self.groups.rmdir(group)
+        self.worker.kick()  # a freed RMID in limbo is checked from now on
+        return err
 
     def rename(self, src: str, dst: str) -> int:
         """Only a MON group moves, between mon_groups directories (rdtgroup_rename)."""
@@ -574,6 +751,8 @@ class ResctrlFs:
                 if task.pid and self.arch.match_rmid(task.pid, group.closid, group.rmid):
                     self.arch.set_closid_rmid(task.pid, parent.closid, group.rmid)
             group.closid = parent.closid
+            if self.counters is not None:
+                self.counters.reassign(group)
         del old_parent.mon_groups[group.name]
         group.name = dp[-1]
         group.parent = parent
