@@ -36,6 +36,10 @@ echo "L3:49=0" > "$tables/resctrl/g1/schemata" || cat "$tables/resctrl/info/last
 cat "$tables/resctrl/g1/schemata"
 echo 11 > "$tables/resctrl/g1/tasks"
 cat "$tables/resctrl/g1/tasks"
+# Monitoring: 16 MBWU monitors for 128 labels, so bandwidth counters are assigned.
+cat "$tables/resctrl/info/L3_MON/mon_features" "$tables/resctrl/info/L3_MON/mbm_assign_mode"
+cat "$tables/resctrl/info/L3_MON/available_mbm_cntrs" "$tables/resctrl/g1/mbm_L3_assignments"
+cat "$tables/resctrl/g1/mon_data/mon_L3_49/llc_occupancy" "$tables/resctrl/g1/mon_data/mon_L3_49/mbm_total_bytes"
 $mpam ps --name main | awk 'NR == 1 || $1 == 11'
 $mpam umount "$tables/resctrl"
 $mpam shutdown --name main

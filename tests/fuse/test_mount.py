@@ -94,3 +94,26 @@ def test_second_mount_and_umount(mnt: Path, tmp_path: Path) -> None:
     assert code == 0, out
     assert (mnt / "schemata").read_text() == "L3DATA:49=ffff\nL3CODE:49=ffff\n"
     assert "g" not in os.listdir(mnt)  # unmount removed every group
+
+
+def test_counter_assignment_and_mount_refusal(mnt: Path, tmp_path: Path) -> None:
+    """Counter assignment through the mount: errors arrive as the kernel's errno; and a
+    refused mba_MBps mount names the kernel's reason."""
+    os.mkdir(mnt / "g")
+    assert (mnt / "g" / "mbm_L3_assignments").read_text() == "mbm_total_bytes:49=e\n"
+    _write(mnt / "g" / "mbm_L3_assignments", "mbm_total_bytes:49=_\n")
+    assert (mnt / "info" / "L3_MON" / "available_mbm_cntrs").read_text() == "49=15\n"
+    assert (mnt / "g" / "mon_data" / "mon_L3_49" / "mbm_total_bytes").read_text() == "Unassigned\n"
+    with pytest.raises(OSError) as e:
+        _write(mnt / "g" / "mbm_L3_assignments", "mbm_local_bytes:49=e\n")
+    assert e.value.errno == errno.ENOENT
+    assert (mnt / "info" / "last_cmd_status").read_text() == "Invalid event mbm_local_bytes\n"
+    assert (
+        mnt / "info" / "L3_MON" / "event_configs" / "mbm_total_bytes" / "event_filter"
+    ).stat().st_mode & 0o777 == 0o444
+    other = tmp_path / "other"
+    other.mkdir()
+    assert _run("umount", str(mnt))[0] == 0
+    code, out = _run("mount", "-o", "mba_MBps", str(other))
+    assert code != 0
+    assert "Invalid argument (EINVAL): mba_MBps requires MBM (mbm_event mode not supported)" in out

@@ -202,7 +202,10 @@ def mount(directory: str, name: str | None, options: str) -> None:
             raise click.ClickException(str(e)) from None
     ret = _call(name, "mount", dir=os.path.abspath(directory), options=options)
     if ret:
-        raise click.ClickException(f"mount resctrl at {directory}: {_errno_text(ret)}")
+        # Like mount(8), which prints the fs_context log's reason after the errno.
+        reason = _call(name, "status").get("mount_error", "") if ret == -errno.EINVAL else ""
+        detail = f": {reason}" if reason else ""
+        raise click.ClickException(f"mount resctrl at {directory}: {_errno_text(ret)}{detail}")
 
 
 @click.command()

@@ -91,6 +91,7 @@ def _status(m: Machine, args: Request) -> dict[str, Any]:
         "pmgs": d.pmg_max + 1 if d.enabled else 0,
         "mscs": len(d.mscs),
         "mounts": dict(m.mounts),
+        "mount_error": m.resctrl.mount_error if m.resctrl is not None else "",
         "classes": d.describe()["classes"],
     }
 
