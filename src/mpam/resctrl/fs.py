@@ -117,10 +117,6 @@ class ResctrlFs:
         if not any(r.alloc_capable or r.mon_capable for r in resources.values()):
             return -errno.EOPNOTSUPP
         self.mount_error = ""
-        if "mba_MBps" in opts and not self._supports_mba_mbps(resources):
-            return self._mount_fail(
-                "mba_MBps requires MBM (mbm_event mode not supported) and linear scale MBA at L3 scope"
-            )
         enabled: list[ResourceId] = []
         for opt, rid in (("cdpl2", ResourceId.L2), ("cdp", ResourceId.L3)):
             if opt in opts:
@@ -132,6 +128,12 @@ class ResctrlFs:
                     self._undo_cdp(enabled)
                     return err
                 enabled.append(rid)
+        # set_mba_sc runs after CDP is on (which takes MB away on MPAM).
+        if "mba_MBps" in opts and not self._supports_mba_mbps(resources):
+            self._undo_cdp(enabled)
+            return self._mount_fail(
+                "mba_MBps requires MBM (mbm_event mode not supported) and linear scale MBA at L3 scope"
+            )
         self.options = tuple(o for o in MOUNT_OPTIONS if o in opts)
         self.schemas.build(self.arch)
         mon = [r for r in self.arch.resources() if r.mon_capable]
