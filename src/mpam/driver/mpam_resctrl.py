@@ -238,14 +238,14 @@ class MpamResctrl(ResctrlArch):
             return 2 * closid
         return closid
 
-    def _component(self, r: RdtResource, d: CtrlDomain) -> MpamComponent | None:
-        k = self._classes.get(r.rid)
+    def _comp_of(self, k: MpamClass | None, dom_id: int) -> MpamComponent | None:
+        """The component of class `k` behind the resctrl domain `dom_id`."""
         if k is None:
             return None
-        for comp in k.components.values():
-            if self._domain_id(k, comp) == d.id:
-                return comp
-        return None
+        return next((c for c in k.components.values() if self._domain_id(k, c) == dom_id), None)
+
+    def _component(self, r: RdtResource, d: CtrlDomain) -> MpamComponent | None:
+        return self._comp_of(self._classes.get(r.rid), d.id)
 
     def get_config(self, r: RdtResource, d: CtrlDomain, closid: int, t: CdpType) -> int:
         comp = self._component(r, d)
@@ -360,20 +360,16 @@ class MpamResctrl(ResctrlArch):
         return [2 * closid, 2 * closid + 1] if self.cdp_enabled else [closid]
 
     def _mbm_component(self, d: MonDomain) -> MpamComponent | None:
-        k = self._mbm_class
-        if k is None:
-            return None
-        return next((c for c in k.components.values() if self._domain_id(k, c) == d.id), None)
+        return self._comp_of(self._mbm_class, d.id)
 
-    def _mbwu_read(
-        self, comp: MpamComponent, mons: list[int], closid: int, rmid: int
+    def _read_sum(
+        self, comp: MpamComponent, type_: MonType, mons: list[int], closid: int, rmid: int
     ) -> tuple[int, int]:
-        """Sum the MBWU monitors `mons`, one per PARTID of `closid`, matching PMG `rmid`."""
+        """Sum the monitors `mons`, one per PARTID of `closid` (two under CDP), each
+        matching PMG `rmid`; a failed read ends the sum with its errno."""
         total = 0
         for mon, partid in zip(mons, self._partids(closid), strict=True):
-            err, value = self.msmon.read(
-                comp, MonCfg(mon, partid, rmid, match_pmg=True), MonType.MBWU
-            )
+            err, value = self.msmon.read(comp, MonCfg(mon, partid, rmid, match_pmg=True), type_)
             if err:
                 return err, total
             total += value
@@ -405,7 +401,7 @@ class MpamResctrl(ResctrlArch):
         self._cntrs[(d.id, cntr_id)] = (closid, rmid)
         for mon, partid in zip(self._cntr_mons(cntr_id), self._partids(closid), strict=True):
             self.msmon.reset_mbwu(comp, MonCfg(mon, partid, rmid, match_pmg=True))
-        self._mbwu_read(comp, self._cntr_mons(cntr_id), closid, rmid)  # program it now
+        self._read_sum(comp, MonType.MBWU, self._cntr_mons(cntr_id), closid, rmid)  # program it now
 
     def cntr_read(
         self, r: RdtResource, d: MonDomain, closid: int, rmid: int, cntr_id: int, event: EventId
@@ -415,7 +411,7 @@ class MpamResctrl(ResctrlArch):
             return -errno.EINVAL, 0
         if self._cntrs.get((d.id, cntr_id)) != (closid, rmid):
             return -errno.ENOENT, 0
-        return self._mbwu_read(comp, self._cntr_mons(cntr_id), closid, rmid)
+        return self._read_sum(comp, MonType.MBWU, self._cntr_mons(cntr_id), closid, rmid)
 
     def rmid_read(
         self, r: RdtResource, d: MonDomain, closid: int, rmid: int, event: EventId
@@ -426,26 +422,20 @@ class MpamResctrl(ResctrlArch):
             comp = self._mbm_component(d)
             if comp is None or r.mbm_cntr_assignable:
                 return -errno.EINVAL, 0
-            return self._mbwu_read(comp, self._label_mons(closid, rmid), closid, rmid)
+            return self._read_sum(comp, MonType.MBWU, self._label_mons(closid, rmid), closid, rmid)
         k = self._mon_class
         if k is None or event is not EventId.LLC_OCCUPANCY:
             return -errno.EINVAL, 0
-        comp = next((c for c in k.components.values() if c.comp_id == d.id), None)
+        comp = self._comp_of(k, d.id)
         if comp is None:
             return -errno.EINVAL, 0
         mon = self.msmon.alloc_csu_mon(k)
         if mon < 0:
             return mon, 0
         try:
-            total = 0
-            for partid in self._partids(closid):
-                err, value = self.msmon.read(
-                    comp, MonCfg(mon, partid, rmid, match_pmg=True), MonType.CSU
-                )
-                if err:
-                    return err, total
-                total += value
-            return 0, total
+            return self._read_sum(
+                comp, MonType.CSU, [mon] * len(self._partids(closid)), closid, rmid
+            )
         finally:
             self.msmon.free_csu_mon(k, mon)
 
