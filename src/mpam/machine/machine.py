@@ -22,8 +22,11 @@ from mpam.hw import Hardware, build
 from mpam.hw.irq import IrqLine
 from mpam.hw.pcc import PccMsc
 from mpam.kernel import Context, Kernel
+from mpam.kernel.tasks import Task
 from mpam.platform import DEFAULT, Platform, load
 from mpam.resctrl.fs import ResctrlFs
+from mpam.sim.engine import Engine
+from mpam.sim.workload import Workload, parse_workload
 
 __all__ = ["Machine"]
 
@@ -31,7 +34,15 @@ __all__ = ["Machine"]
 class Machine:
     """A machine: hardware, firmware tables, kernel and MPAM driver."""
 
-    def __init__(self, platform: Platform | str | Path = DEFAULT, *, name: str = "mpam") -> None:
+    def __init__(
+        self,
+        platform: Platform | str | Path = DEFAULT,
+        *,
+        name: str = "mpam",
+        sample: int = 1,
+        policy: str = "lru",
+        seed: int = 0,
+    ) -> None:
         self.platform = platform if isinstance(platform, Platform) else load(platform)
         self.name = name
         self.hw: Hardware = build(self.platform)
@@ -70,6 +81,8 @@ class Machine:
         self.driver.on_disable.append(self._disable_static_key)
         k.initcalls += [self._register_cpus, self.driver.driver_init, self.driver.acpi_parse]
         self._pending_irqs: list[int] = []
+        #: The performance model: workloads' traffic through the caches and memory.
+        self.sim = Engine(self.platform, self.hw, k, sample=sample, policy=policy, seed=seed)
         #: Where this machine's resctrl is mounted through FUSE, and with which options.
         self.mounts: dict[str, str] = {}
         self._wire_interrupts()
@@ -152,6 +165,31 @@ class Machine:
         ret = self.kernel.cpu_up(cpu)
         self.service()
         return ret
+
+    def run_workload(self, workload: Workload | str, *, cpu: int, name: str | None = None) -> Task:
+        """Start a task on `cpu` (its only allowed CPU) running `workload`, a child of the
+        shell like a command started from the prompt; the task is returned with its pid."""
+        if cpu not in range(len(self.hw.cpus)):
+            raise ValueError(f"there is no CPU{cpu}")
+        if cpu not in self.kernel.scheduler.online:
+            raise ValueError(f"CPU{cpu} is offline")
+        w = parse_workload(workload) if isinstance(workload, str) else workload
+        task = self.kernel.tasks.spawn(name or w.comm, ppid=1, cpus_allowed={cpu}, cpu=cpu)
+        self.sim.attach(task, w)
+        return task
+
+    def kill(self, pid: int) -> None:
+        """The task exits (SIGKILL); its workload's statistics stay readable."""
+        task = self.kernel.tasks[pid]
+        if task.kthread or pid == 1:
+            raise ValueError(f"task {pid} ({task.comm}) cannot be killed")
+        self.sim.detach(pid)
+        self.kernel.scheduler.exit(task)
+
+    def run(self, ns: int) -> None:
+        """Let `ns` of simulated time pass: workloads run, then interrupts are taken."""
+        self.sim.run(ns)
+        self.service()
 
     def dmesg(self, min_level: str = "info") -> str:
         return self.kernel.klog.dmesg(min_level)

@@ -133,6 +133,7 @@ def _topology(r: Reader) -> Topology:
         clusters_per_package=r.integer("clusters_per_package", lo=1, hi=256),
         cores_per_cluster=r.integer("cores_per_cluster", lo=1, hi=256),
         threads_per_core=r.integer("threads_per_core", 1, lo=1, hi=8),
+        frequency_mhz=r.integer("frequency_mhz", 2600, lo=1, hi=100_000),
     )
     r.done()
     if t.num_cpus > 4096:
@@ -214,6 +215,7 @@ def _cache(r: Reader, cpus: tuple[Cpu, ...]) -> Cache:
         shared_by=shared_by,
         instances=instances,
         slices=r.integer("slices", 1, lo=1, hi=1024),
+        latency_cycles=r.integer("latency_cycles", 0, hi=100_000),
     )
     r.done()
     return cache

@@ -83,6 +83,7 @@ class Topology:
     clusters_per_package: int
     cores_per_cluster: int
     threads_per_core: int = 1
+    frequency_mhz: int = 2600  # core clock: turns the performance model's cycles into time
 
     @property
     def num_cpus(self) -> int:
@@ -148,6 +149,7 @@ class Cache:
     shared_by: str  # "core", "cluster", "package" or "system"
     instances: tuple[CacheInstance, ...]
     slices: int = 1  # a system-level cache may be split into independently controlled slices
+    latency_cycles: int = 0  # load-to-use latency of a hit, in core cycles (performance model)
 
     @property
     def sets(self) -> int:

@@ -1,0 +1,163 @@
+"""The memory system of a platform: its caches and memory channels, wired to their MSCs.
+
+Built from the description (the silicon is what it is; the driver still discovers it from
+firmware tables): every cache instance and slice becomes an instance of `CacheArrays`, every
+channel of every NUMA node a row of `ChannelArrays`. Each MSC RIS that controls one of them
+is bound to it, so that:
+
+- `refresh()` decodes the controls from the RIS's MPAMCFG arrays (once per tick);
+- CSU monitors read the instance's owner occupancy (`CacheView`);
+- `count()` feeds a tick's bytes, by (PARTID, PMG, read/write), to the channel's MBWU
+  monitors.
+
+Set sampling (`sample` > 1) keeps 1/sample of every cache's sets: the traffic kernels then
+simulate the addresses that map to them, each reference standing for `sample`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mpam.hw.build import Hardware
+from mpam.hw.cache import SETS, WAYS, CacheArrays, CacheView, decode_controls
+from mpam.hw.memory import ChannelArrays, decode_mbw_controls
+from mpam.hw.msc import Msc, RisState
+from mpam.hw.pcc import PccMsc
+from mpam.platform.model import Platform, ResourceKind
+
+__all__ = ["DEFAULT_LATENCY_CYCLES", "Binding", "MemorySystem"]
+
+#: Hit latency by cache level when the description gives none (Neoverse-class cores).
+DEFAULT_LATENCY_CYCLES = {1: 4, 2: 11, 3: 60, 4: 90}
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One RIS and what it controls: a cache instance or a memory channel."""
+
+    msc: Msc
+    ris: RisState
+    index: int  # cache instance or channel
+
+
+class MemorySystem:
+    """Caches and channels of one machine, in the arrays the traffic kernels use."""
+
+    def __init__(self, platform: Platform, hw: Hardware, *, sample: int = 1) -> None:
+        if sample < 1:
+            raise ValueError("the sampling ratio is a positive integer")
+        self.platform = platform
+        self.sample = sample
+        self.num_partid = platform.cpu_mpam.partid_max + 1
+        self.num_pmg = platform.cpu_mpam.pmg_max + 1
+        self.frequency_ghz = platform.topology.frequency_mhz / 1000.0
+        ncpu = len(platform.cpus)
+        levels = sorted({c.level for c in platform.caches})
+        self.num_levels = len(levels)
+        #: per CPU and level: first instance index and slice count of the data path
+        self.path_base = np.full((ncpu, max(1, self.num_levels)), -1, dtype=np.int64)
+        self.path_slices = np.ones((ncpu, max(1, self.num_levels)), dtype=np.int64)
+        self.l1i_base = np.full(ncpu, -1, dtype=np.int64)
+        self.latency_cycles = np.zeros(max(1, self.num_levels), dtype=np.float64)
+        geometry: list[tuple[int, int, int]] = []
+        #: (cache name, instance, slice) -> instance index
+        self.instances: dict[tuple[str, int, int], int] = {}
+        self.names: list[str] = []
+        for k, level in enumerate(levels):
+            for cache in (c for c in platform.caches if c.level == level):
+                lat = cache.latency_cycles or DEFAULT_LATENCY_CYCLES.get(level, 90)
+                self.latency_cycles[k] = lat
+                sets = cache.sets // cache.slices
+                if sets % sample:
+                    raise ValueError(
+                        f"sampling 1/{sample} of the sets needs a divisor of the {sets} sets "
+                        f"of each {cache.name}"
+                    )
+                for n, inst in enumerate(cache.instances):
+                    base = len(geometry)
+                    for s in range(cache.slices):
+                        self.instances[(cache.name, n, s)] = len(geometry)
+                        self.names.append(
+                            f"{cache.name}#{n}" + (f".{s}" if cache.slices > 1 else "")
+                        )
+                        geometry.append((sets // sample, cache.ways, cache.line_size))
+                    for cpu in inst.cpus:
+                        if cache.type == "instruction":
+                            self.l1i_base[cpu] = base
+                        else:
+                            self.path_base[cpu, k] = base
+                            self.path_slices[cpu, k] = cache.slices
+        self.caches = CacheArrays.build(geometry, self.num_partid, self.num_pmg)
+        # Memory: the channels of every node; a CPU's memory is on its own node.
+        peaks: list[float] = []
+        latencies: list[float] = []
+        self.channel_of: dict[tuple[int, int], int] = {}
+        self.cpu_channels = np.zeros((ncpu, 2), dtype=np.int64)  # first, count
+        for node in platform.numa:
+            first = len(peaks)
+            for c in range(node.channels):
+                self.channel_of[(node.node, c)] = len(peaks)
+                peaks.append(node.bandwidth / node.channels / 1e9)
+                latencies.append(float(node.latency_ns))
+            for cpu in node.cpus:
+                self.cpu_channels[cpu] = (first, node.channels)
+        if not peaks:  # no NUMA description: one unregulated channel
+            peaks, latencies = [25.6], [90.0]
+            self.cpu_channels[:] = (0, 1)
+        self.channels = ChannelArrays.build(peaks, latencies, self.num_partid)
+        self.cache_bindings: list[Binding] = []
+        self.channel_bindings: list[Binding] = []
+        self._bind(hw)
+
+    def _bind(self, hw: Hardware) -> None:
+        for msc in hw.mscs:
+            regs = msc.msc if isinstance(msc, PccMsc) else msc  # PCC wraps the registers
+            for rs in regs.ris.values():
+                r = rs.desc.resource
+                if r.kind is ResourceKind.CACHE and r.cache is not None:
+                    key = (r.cache, r.instance, r.slice or 0)
+                    inst = self.instances.get(key)
+                    if inst is None:
+                        continue
+                    self.cache_bindings.append(Binding(regs, rs, inst))
+                    rs.attach(CacheView(self.caches, inst, self.sample))
+                elif r.kind is ResourceKind.MEMORY and r.node is not None:
+                    ch = self.channel_of.get((r.node, r.channel or 0))
+                    if ch is not None:
+                        self.channel_bindings.append(Binding(regs, rs, ch))
+
+    @property
+    def lines(self) -> int:
+        return int((self.caches.inst[:, SETS] * self.caches.inst[:, WAYS]).sum())
+
+    def instance(self, name: str, instance: int = 0, slice_: int = 0) -> int:
+        return self.instances[(name, instance, slice_)]
+
+    def refresh(self) -> None:
+        """Decode every bound RIS's controls from its registers' arrays."""
+        for b in self.cache_bindings:
+            decode_controls(self.caches, b.index, b.msc, b.ris, self.num_partid)
+        for b in self.channel_bindings:
+            decode_mbw_controls(self.channels, b.index, b.msc, b.ris, self.num_partid)
+
+    def count(self, traffic: NDArray[np.int64]) -> None:
+        """Feed one tick's bytes, shaped (channel, PARTID, PMG, read/write), to the MBWU
+        monitors of each channel's RIS. Labels beyond an MSC's range arrive as the default
+        label it serves them with."""
+        for b in self.channel_bindings:
+            t = traffic[b.index]
+            np_, ng = b.msc.partid_max + 1, b.msc.pmg_max + 1
+            if t.shape[0] > np_ or t.shape[1] > ng:
+                folded = t[:np_, :ng].copy()
+                folded[0, 0] += t.sum(axis=(0, 1)) - t[:np_, :ng].sum(axis=(0, 1))
+                t = folded
+            b.ris.count_mbwu(t)
+
+    def check_label(self, partid: int, pmg: int) -> None:
+        """Requests with a label an MSC cannot hold raise its error (reference §2.4)."""
+        for b in (*self.cache_bindings, *self.channel_bindings):
+            if partid > b.msc.partid_max or pmg > b.msc.pmg_max:
+                b.msc.check_request(partid, pmg)

@@ -1,0 +1,361 @@
+"""The traffic kernel: one scheduler tick of every running workload, in one Numba call.
+
+A tick is cut into steps. At each step the memory channels' arbiter grants bandwidth by
+PARTID (`mpam.hw.memory.arbitrate`), then every CPU with a running workload issues line
+references until its time in the step is spent: each reference goes through the private
+caches and on to the shared ones (`mpam.hw.cache.cache_access`, labelled with the CPU's
+PARTID and PMG for data, or for instructions), and a miss in the last level reads the line
+from the channel its address maps to. A CPU whose grant on a channel is spent borrows
+capacity nobody was granted when its partition may use it, else it waits for the next step.
+
+Time per reference (ns): the workload's instructions per reference at its CPI, plus the
+hit latency of the level that served it, divided by the misses the core overlaps (MLP); a
+memory access adds the channel's loaded latency. Writes are written through to the last
+level, which allocates and keeps them dirty until a write-back. In set-sampled mode each
+reference stands for `sample` references: its time and its bytes count `sample` times.
+
+Python calls this once per tick; nothing here runs once per reference in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mpam.hw.cache import HIT, NOT_ALLOCATED, OFF, SETS, TAG, WAYS, cache_access
+from mpam.hw.jit import kernel, njit
+from mpam.hw.memory import arbitrate, loaded_latency
+
+__all__ = [
+    "CPU_FIELDS",
+    "KIND_CODES",
+    "STAT_FIELDS",
+    "WL_FLOAT_FIELDS",
+    "WL_INT_FIELDS",
+    "run_tick",
+]
+
+KIND_CODES = {"stream": 0, "uniform": 1, "zipf": 2, "chase": 3, "strided": 4, "trace": 5}
+_STREAM, _UNIFORM, _ZIPF, _CHASE, _STRIDED, _TRACE = range(6)
+
+#: columns of the per-slot integer workload state
+WL_INT_FIELDS = ("kind", "lines", "stride", "base", "cursor", "table", "table_len",
+                 "pending_line", "pending_flags", "has_pending")  # fmt: skip
+_KIND, _LINES, _STRIDE_, _BASE, _CURSOR, _TABLE, _TLEN, _PLINE, _PFLAGS, _HASP = range(10)
+#: columns of the per-slot float workload parameters
+WL_FLOAT_FIELDS = ("cpi", "inst_per_ref", "mlp", "write_ratio")
+_CPI, _IPR, _MLP, _WRATIO = range(4)
+#: columns of the per-CPU integer inputs
+CPU_FIELDS = ("slot", "partid_d", "pmg_d", "partid_i", "pmg_i")
+_SLOT, _PD, _GD, _PI, _GI = range(5)
+#: columns of the per-slot statistics (all counts already scaled by the sampling ratio)
+STAT_FIELDS = ("instructions", "run_ns", "refs", "l1_misses", "llc_refs", "llc_misses",
+               "read_bytes", "write_bytes", "stall_ns")  # fmt: skip
+_INSTR, _RUN, _REFS, _L1M, _LLCR, _LLCM, _RB, _WB, _STALL = range(9)
+
+_WRITE_FLAG, _INSTR_FLAG = 1, 2
+_READ, _WRITE = 0, 1
+
+
+@njit
+def _next_random(rng: NDArray[np.uint64], s: int) -> np.uint64:
+    x = rng[s]
+    x ^= x << np.uint64(13)
+    x ^= x >> np.uint64(7)
+    x ^= x << np.uint64(17)
+    rng[s] = x
+    return np.uint64(x)
+
+
+@njit
+def _uniform01(rng: NDArray[np.uint64], s: int) -> float:
+    return float(_next_random(rng, s) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit
+def _generate(
+    wl_i: NDArray[np.int64],
+    wl_f: NDArray[np.float64],
+    rng: NDArray[np.uint64],
+    pool_i: NDArray[np.int64],
+    pool_f: NDArray[np.float64],
+    pool_u8: NDArray[np.uint8],
+    s: int,
+) -> tuple[int, int]:
+    """The next (line, flags) of slot `s`'s workload."""
+    kind = wl_i[s, _KIND]
+    n = wl_i[s, _LINES]
+    cur = wl_i[s, _CURSOR]
+    flags = 0
+    if kind == _STREAM:
+        off = cur
+        wl_i[s, _CURSOR] = (cur + 1) % n
+    elif kind == _STRIDED:
+        off = cur
+        wl_i[s, _CURSOR] = (cur + wl_i[s, _STRIDE_]) % n
+    elif kind == _UNIFORM:
+        off = np.int64(_next_random(rng, s) % np.uint64(n))
+    elif kind == _ZIPF:
+        u = _uniform01(rng, s)
+        lo = wl_i[s, _TABLE]
+        hi = lo + n - 1
+        while lo < hi:  # first rank whose cumulative probability reaches u
+            mid = (lo + hi) // 2
+            if pool_f[mid] < u:
+                lo = mid + 1
+            else:
+                hi = mid
+        off = lo - wl_i[s, _TABLE]
+    elif kind == _CHASE:
+        off = pool_i[wl_i[s, _TABLE] + cur]
+        wl_i[s, _CURSOR] = off
+    else:  # trace
+        t = wl_i[s, _TABLE] + cur
+        wl_i[s, _CURSOR] = (cur + 1) % wl_i[s, _TLEN]
+        return wl_i[s, _BASE] + pool_i[t], int(pool_u8[t])
+    if wl_f[s, _WRATIO] > 0.0 and _uniform01(rng, s) < wl_f[s, _WRATIO]:
+        flags = _WRITE_FLAG
+    return wl_i[s, _BASE] + off, flags
+
+
+@njit
+def _hash(line: int) -> int:
+    h = (line ^ (line >> 7) ^ (line >> 17) ^ (line >> 29)) & 0xFFFFFFF
+    return (h * 0x2545F49) >> 20
+
+
+@kernel
+def run_tick(
+    # caches (see mpam.hw.cache.CacheArrays)
+    line: NDArray[np.int64],
+    inst_tab: NDArray[np.int64],
+    occ: NDArray[np.int64],
+    occ_part: NDArray[np.int64],
+    ctl: NDArray[np.int64],
+    num_pmg: int,
+    policy: int,
+    path_base: NDArray[np.int64],
+    path_slices: NDArray[np.int64],
+    l1i_base: NDArray[np.int64],
+    level_ns: NDArray[np.float64],
+    # memory (see mpam.hw.memory.ChannelArrays)
+    peak: NDArray[np.float64],
+    mem_latency: NDArray[np.float64],
+    max_frac: NDArray[np.float64],
+    min_frac: NDArray[np.float64],
+    pbm_frac: NDArray[np.float64],
+    weight: NDArray[np.float64],
+    hard: NDArray[np.uint8],
+    window_ns: NDArray[np.float64],
+    used: NDArray[np.float64],
+    window: NDArray[np.int64],
+    util: NDArray[np.float64],
+    cpu_channels: NDArray[np.int64],
+    # CPUs and workloads
+    cpu_i: NDArray[np.int64],
+    cpu_t: NDArray[np.float64],
+    demand_cpu: NDArray[np.float64],
+    wl_i: NDArray[np.int64],
+    wl_f: NDArray[np.float64],
+    rng: NDArray[np.uint64],
+    pool_i: NDArray[np.int64],
+    pool_f: NDArray[np.float64],
+    pool_u8: NDArray[np.uint8],
+    # time, scaling, outputs and scratch space
+    t_start: float,
+    tick_ns: float,
+    steps: int,
+    freq_ghz: float,
+    sample: int,
+    stats: NDArray[np.float64],
+    traffic: NDArray[np.int64],
+    scratch_ch_p: NDArray[np.float64],
+    scratch_cpu_ch: NDArray[np.float64],
+    scratch_ch: NDArray[np.float64],
+    scratch_p: NDArray[np.float64],
+    evicted: NDArray[np.int64],
+) -> None:
+    """Advance every CPU through [t_start, t_start + tick_ns); see the module docstring.
+
+    `cpu_t` holds each CPU's own clock (a reference may end past a step's end; the excess
+    is carried). `traffic` (channel, PARTID, PMG, read/write) and `stats` accumulate.
+    Scratch arrays: (3, channels, PARTIDs), (CPUs, channels), (4, channels), (4, PARTIDs).
+    """
+    n_cpu = cpu_i.shape[0]
+    n_ch = peak.shape[0]
+    n_p = max_frac.shape[1]
+    n_levels = path_base.shape[1]
+    dt = tick_ns / steps
+    line_bytes = 64 * sample
+    demand, grant, served = scratch_ch_p[0], scratch_ch_p[1], scratch_ch_p[2]
+    grant_cpu = scratch_cpu_ch
+    moved, free, latency = scratch_ch[0], scratch_ch[1], scratch_ch[2]
+    want, lvl = scratch_p[0], scratch_p[1:4]
+    probe = 4.0 * line_bytes
+    for step in range(steps):
+        t0 = t_start + step * dt
+        t1 = t0 + dt
+        demand[:] = 0.0
+        for c in range(n_cpu):
+            if cpu_i[c, _SLOT] >= 0:
+                for ch in range(cpu_channels[c, 0], cpu_channels[c, 0] + cpu_channels[c, 1]):
+                    demand[ch, cpu_i[c, _PD]] += demand_cpu[c, ch]
+        arbitrate(peak, max_frac, min_frac, pbm_frac, weight, hard, window_ns, used, window,
+                  demand, t0, dt, grant, want, lvl)  # fmt: skip
+        for ch in range(n_ch):
+            free[ch] = peak[ch] * dt - grant[ch].sum()
+            latency[ch] = loaded_latency(mem_latency[ch], util[ch])
+        for c in range(n_cpu):
+            p = cpu_i[c, _PD]
+            for ch in range(n_ch):
+                d = demand[ch, p]
+                grant_cpu[c, ch] = grant[ch, p] * demand_cpu[c, ch] / d if d > 0.0 else 0.0
+        served[:] = 0.0
+        for k in range(n_cpu):
+            c = (k + step) % n_cpu  # rotate who borrows idle bandwidth first
+            s = cpu_i[c, _SLOT]
+            if s < 0:
+                continue
+            p = cpu_i[c, _PD]
+            ch_first, ch_count = cpu_channels[c, 0], cpu_channels[c, 1]
+            moved[:] = 0.0
+            t = max(cpu_t[c], t0)
+            t_begin = t
+            blocked = -1
+            cpi, ipr, mlp = wl_f[s, _CPI], wl_f[s, _IPR], wl_f[s, _MLP]
+            base_ns = cpi * ipr / freq_ghz * sample
+            while t < t1:
+                if wl_i[s, _HASP]:
+                    addr, flags = wl_i[s, _PLINE], wl_i[s, _PFLAGS]
+                else:
+                    addr, flags = _generate(wl_i, wl_f, rng, pool_i, pool_f, pool_u8, s)
+                write = (flags & _WRITE_FLAG) != 0
+                instr = (flags & _INSTR_FLAG) != 0
+                partid = cpu_i[c, _PI] if instr else p
+                pmg = cpu_i[c, _GI] if instr else cpu_i[c, _GD]
+                h = _hash(addr)
+                # Would this reference need the memory channel? Look before touching
+                # anything, so that a reference refused bandwidth changes no state.
+                served_at = n_levels  # level that hits; n_levels = memory
+                for lv in range(n_levels):
+                    b = (
+                        l1i_base[c]
+                        if (lv == 0 and instr and l1i_base[c] >= 0)
+                        else path_base[c, lv]
+                    )
+                    if b < 0:
+                        continue
+                    inst = b + (h % path_slices[c, lv])
+                    nways = inst_tab[inst, WAYS]
+                    base = inst_tab[inst, OFF] + (addr % inst_tab[inst, SETS]) * nways
+                    found = False
+                    for w in range(nways):
+                        if line[TAG, base + w] == addr:
+                            found = True
+                            break
+                    if found:
+                        served_at = lv
+                        break
+                need_memory = served_at == n_levels
+                ch = ch_first + (h >> 8) % ch_count
+                if need_memory:
+                    if grant_cpu[c, ch] >= line_bytes:
+                        grant_cpu[c, ch] -= line_bytes
+                    elif (
+                        free[ch] >= line_bytes
+                        and (
+                            not hard[ch, p]
+                            or used[ch, p] + served[ch, p] + line_bytes
+                            <= max_frac[ch, p] * peak[ch] * max(window_ns[ch, p], dt)
+                        )
+                        and (
+                            pbm_frac[ch, p] >= 1.0
+                            or used[ch, p] + served[ch, p] + line_bytes
+                            <= pbm_frac[ch, p] * peak[ch] * max(window_ns[ch, p], dt)
+                        )
+                    ):
+                        free[ch] -= line_bytes
+                    else:
+                        wl_i[s, _PLINE], wl_i[s, _PFLAGS], wl_i[s, _HASP] = addr, flags, 1
+                        blocked = ch
+                        break
+                wl_i[s, _HASP] = 0
+                stats[s, _REFS] += sample
+                stats[s, _INSTR] += ipr * sample
+                cost = base_ns
+                if served_at > 0:
+                    stats[s, _L1M] += sample
+                if served_at >= n_levels - 1 and n_levels > 1:
+                    stats[s, _LLCR] += sample
+                # Fill the levels that missed (inner ones) and write through to the last.
+                last = n_levels - 1
+                for lv in range(min(served_at, n_levels)):
+                    b = (
+                        l1i_base[c]
+                        if (lv == 0 and instr and l1i_base[c] >= 0)
+                        else path_base[c, lv]
+                    )
+                    if b < 0:
+                        continue
+                    inst = b + (h % path_slices[c, lv])
+                    r = cache_access(line, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr,
+                                     partid, pmg, write and lv == last, policy,
+                                     evicted)  # fmt: skip
+                    if lv == last and evicted[0] >= 0:
+                        wch = ch_first + (_hash(evicted[0]) >> 8) % ch_count
+                        wp, wg = evicted[1] // num_pmg, evicted[1] % num_pmg
+                        traffic[wch, wp, wg, _WRITE] += line_bytes
+                        served[wch, wp] += line_bytes
+                    if lv == last and r == NOT_ALLOCATED and write:
+                        traffic[ch, partid, pmg, _WRITE] += line_bytes
+                        stats[s, _WB] += line_bytes
+                        served[ch, partid] += line_bytes
+                if write and not need_memory and served_at < last:
+                    # a write hit in an inner level still dirties the last level's line
+                    b = path_base[c, last]
+                    if b >= 0:
+                        inst = b + (h % path_slices[c, last])
+                        r = cache_access(line, inst_tab, occ, occ_part, ctl, num_pmg, inst,
+                                         addr, partid, pmg, True, policy, evicted)  # fmt: skip
+                        if r != HIT:
+                            # the line had left the last level: read it back for ownership
+                            traffic[ch, partid, pmg, _READ] += line_bytes
+                            stats[s, _RB] += line_bytes
+                            served[ch, partid] += line_bytes
+                            moved[ch - ch_first] += line_bytes
+                        if evicted[0] >= 0:
+                            wch = ch_first + (_hash(evicted[0]) >> 8) % ch_count
+                            wp, wg = evicted[1] // num_pmg, evicted[1] % num_pmg
+                            traffic[wch, wp, wg, _WRITE] += line_bytes
+                            served[wch, wp] += line_bytes
+                if need_memory:
+                    stats[s, _LLCM] += sample
+                    traffic[ch, partid, pmg, _READ] += line_bytes
+                    stats[s, _RB] += line_bytes
+                    served[ch, partid] += line_bytes
+                    moved[ch - ch_first] += line_bytes
+                    if not write:
+                        cost += (level_ns[last] + latency[ch]) / mlp * sample
+                elif served_at > 0 and not write:
+                    cost += level_ns[served_at] / mlp * sample
+                t += cost
+            if blocked >= 0:
+                stats[s, _STALL] += t1 - t
+                active = t - t_begin
+                cpu_t[c] = t1
+            else:
+                active = t - t_begin
+                cpu_t[c] = t
+            stats[s, _RUN] += max(min(t, t1) - t_begin, 0.0) + (t1 - t if blocked >= 0 else 0.0)
+            for j in range(ch_count):
+                ch = ch_first + j
+                rate = moved[j] * dt / active if active > 0.0 else 0.0
+                if ch == blocked:
+                    rate = max(rate, 2.0 * demand_cpu[c, ch], probe)
+                demand_cpu[c, ch] = max(rate, probe)
+        for ch in range(n_ch):
+            total = 0.0
+            for q in range(n_p):
+                used[ch, q] += served[ch, q]
+                total += served[ch, q]
+            util[ch] = total / (peak[ch] * dt)
