@@ -4,7 +4,8 @@
 # them, power on the hardware and list what its registers report, then boot the machine in the
 # background (the kernel boots, the MPAM driver discovers the MSCs from the tables and enables
 # MPAM), show its kernel log, its tasks and a CPU going offline and back, mount its resctrl
-# through FUSE and use it, and shut it down.
+# through FUSE and use it, run a workload whose traffic the partition shapes and the monitors
+# count, and shut it down. The machine boots paused: simulated time moves by `mpam step`.
 # Options (e.g. -p two-socket) choose another platform.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ $mpam acpi decode "$tables/MPAM.aml"
 $mpam acpi decode "$tables/PPTT.aml"
 $mpam acpi decode "$tables/SRAT.aml"
 $mpam inventory "$@"
-$mpam boot "$@" --name main
+$mpam boot "$@" --name main --paused
 $mpam dmesg --name main
 $mpam status --name main
 $mpam ps --name main
@@ -41,5 +42,15 @@ cat "$tables/resctrl/info/L3_MON/mon_features" "$tables/resctrl/info/L3_MON/mbm_
 cat "$tables/resctrl/info/L3_MON/available_mbm_cntrs" "$tables/resctrl/g1/mbm_L3_assignments"
 cat "$tables/resctrl/g1/mon_data/mon_L3_49/llc_occupancy" "$tables/resctrl/g1/mon_data/mon_L3_49/mbm_total_bytes"
 $mpam ps --name main | awk 'NR == 1 || $1 == 11'
+# Traffic: a streaming task in g1 fills only g1's 4 ways of the L3 (2 MiB of 8 MiB); given 12
+# more ways it grows, and mbm_total_bytes counts every byte it read from memory.
+pid=$($mpam run --name main --cpu 2 stream:footprint=64MiB)
+echo "$pid" > "$tables/resctrl/g1/tasks"
+$mpam step --name main 100ms
+cat "$tables/resctrl/g1/mon_data/mon_L3_49/llc_occupancy" "$tables/resctrl/g1/mon_data/mon_L3_49/mbm_total_bytes"
+echo "L3:49=fff0" > "$tables/resctrl/g1/schemata"
+$mpam step --name main 100ms
+cat "$tables/resctrl/g1/mon_data/mon_L3_49/llc_occupancy"
+$mpam stats --name main
 $mpam umount "$tables/resctrl"
 $mpam shutdown --name main

@@ -30,7 +30,7 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 def test_boot_ps_offline_dmesg_shutdown(runtime: Path) -> None:
-    code, out = _run("boot", "--platform", "tiny")
+    code, out = _run("boot", "--platform", "tiny", "--paused")
     assert code == 0, out
     assert out == "mpam: booted tiny (4 CPUs, 2 MSCs); MPAM enabled with 16 PARTIDs and 2 PMGs\n"
     assert (runtime / "mpam.sock").exists()

@@ -13,7 +13,19 @@ from mpam.machine import client
 from mpam.platform import DEFAULT
 from mpam.platform.reader import format_cpulist
 
-__all__ = ["boot", "cpu", "dmesg", "mount", "ps", "shutdown", "status", "trace", "umount"]
+__all__ = [
+    "boot",
+    "call",
+    "cpu",
+    "dmesg",
+    "mount",
+    "name_option",
+    "ps",
+    "shutdown",
+    "status",
+    "trace",
+    "umount",
+]
 
 name_option = click.option(
     "--name",
@@ -31,6 +43,11 @@ def _find(name: str | None) -> client.RunningMachine:
         raise click.ClickException(str(e)) from None
 
 
+def call(name: str | None, op: str, **args: Any) -> Any:
+    """Send one request to a running machine; a click error when it fails."""
+    return _call(name, op, **args)
+
+
 def _call(name: str | None, op: str, **args: Any) -> Any:
     try:
         return _find(name).call(op, **args)
@@ -43,11 +60,24 @@ def _call(name: str | None, op: str, **args: Any) -> Any:
 @click.option(
     "--name", "-n", default=client.DEFAULT_NAME, show_default=True, help="Name of the machine."
 )
-def boot(platform_name: str, name: str) -> None:
-    """Start a machine in the background; return once it has booted."""
+@click.option(
+    "--paused", is_flag=True, help="Keep simulated time still until `mpam step` advances it."
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Simulate 1/N of every cache's sets (default 64; 1 is exact).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the workloads.")
+def boot(platform_name: str, name: str, paused: bool, sample: int | None, seed: int) -> None:
+    """Start a machine in the background; return once it has booted.
+
+    Simulated time then runs continuously (at most one simulated second per wall second)
+    unless --paused."""
     load_platform(platform_name)  # a bad platform is refused here, not in the background
     try:
-        machine = client.boot(platform_name, name)
+        machine = client.boot(platform_name, name, paused=paused, sample=sample, seed=seed)
         info = machine.call("status")
     except client.MachineError as e:
         raise click.ClickException(str(e)) from None

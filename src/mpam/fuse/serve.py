@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from mpam.fuse.resctrl_fuse import mount
-from mpam.machine.daemon import serve
+from mpam.machine.daemon import DEFAULT_SAMPLE, serve
 
 __all__ = ["main"]
 
@@ -20,8 +20,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mpam.fuse.serve")
     parser.add_argument("--name", required=True)
     parser.add_argument("--platform", required=True)
+    parser.add_argument("--paused", action="store_true")
+    parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    return serve(args.name, args.platform, fuse_mount=mount)
+    return serve(
+        args.name,
+        args.platform,
+        fuse_mount=mount,
+        paused=args.paused,
+        sample=args.sample,
+        seed=args.seed,
+    )
 
 
 if __name__ == "__main__":

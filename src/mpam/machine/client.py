@@ -91,15 +91,25 @@ def find(name: str | None) -> RunningMachine:
     return RunningMachine(names[0])
 
 
-def boot(platform: str, name: str = DEFAULT_NAME) -> RunningMachine:
+def boot(
+    platform: str,
+    name: str = DEFAULT_NAME,
+    *,
+    paused: bool = False,
+    sample: int | None = None,
+    seed: int = 0,
+) -> RunningMachine:
     """Start a machine in the background and wait until it has booted."""
     machine = RunningMachine(name)
     if machine.alive():
         raise MachineError(f"a machine named {name!r} is already running")
     log = runtime_dir() / f"{name}.log"
+    argv = [sys.executable, "-m", "mpam.fuse.serve", "--name", name, "--platform", platform]
+    argv += ["--seed", str(seed)] + (["--paused"] if paused else [])
+    argv += ["--sample", str(sample)] if sample is not None else []
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mpam.fuse.serve", "--name", name, "--platform", platform],
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

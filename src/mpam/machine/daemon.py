@@ -26,9 +26,22 @@ from typing import Any
 from mpam.machine.machine import Machine
 from mpam.resctrl.fs import ResctrlFs
 
-__all__ = ["FuseMount", "Request", "handlers", "pid_file", "runtime_dir", "serve", "socket_path"]
+__all__ = [
+    "DEFAULT_SAMPLE",
+    "FuseMount",
+    "Request",
+    "SimClock",
+    "handlers",
+    "pid_file",
+    "runtime_dir",
+    "serve",
+    "socket_path",
+]
 
 Request = dict[str, Any]
+#: A running machine simulates 1/64 of every cache's sets (set sampling), fast enough to
+#: keep up with the wall clock with every CPU busy; `mpam boot --sample 1` is exact.
+DEFAULT_SAMPLE = 64
 #: Serves a FUSE mount of the machine's resctrl until unmounted (provided by mpam.fuse, the
 #: layer above, which starts the daemon).
 FuseMount = Callable[[ResctrlFs, str, threading.Lock, Callable[[], None]], None]
@@ -148,9 +161,96 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
     return out[-int(last) :] if int(last) > 0 else []
 
 
+def _run(m: Machine, args: Request) -> int:
+    task = m.run_workload(str(args["spec"]), cpu=int(args["cpu"]), name=args.get("comm"))
+    return task.pid
+
+
+def _kill(m: Machine, args: Request) -> None:
+    m.kill(int(args["pid"]))
+
+
+def _stats(m: Machine, args: Request) -> list[dict[str, Any]]:
+    return [s.as_dict() for s in m.sim.all_stats()]
+
+
+def _step(m: Machine, args: Request) -> int:
+    """Advance simulated time by args["ns"] (the deterministic way: boot --paused)."""
+    m.run(int(args["ns"]))
+    return m.kernel.clock.now_ns
+
+
 def handlers() -> dict[str, Callable[[Machine, Request], Any]]:
     """The requests a running machine answers, by name."""
-    return {"status": _status, "ps": _ps, "dmesg": _dmesg, "cpu": _cpu, "trace": _trace}
+    return {
+        "status": _status,
+        "ps": _ps,
+        "dmesg": _dmesg,
+        "cpu": _cpu,
+        "trace": _trace,
+        "run": _run,
+        "kill": _kill,
+        "stats": _stats,
+        "step": _step,
+    }
+
+
+class SimClock:
+    """Advances a running machine's simulated time continuously, a tick at a time.
+
+    Simulated time is paced to the wall clock: at most one simulated second per wall
+    second, slower when the workloads take longer to simulate than they would run. The
+    wall clock only decides *when* a tick runs, never what happens in it; `paused` stops
+    the clock for `step` to advance it deterministically.
+    """
+
+    def __init__(self, machine: Machine, lock: threading.Lock, paused: bool) -> None:
+        self.machine = machine
+        self.lock = lock
+        self.paused = paused
+        self.stopping = False
+        self._history: list[tuple[float, int]] = []  # (wall s, simulated ns)
+        self._anchor: tuple[float, int] | None = None
+
+    def rate(self) -> float:
+        """Simulated seconds per wall second over the last few seconds of running."""
+        if len(self._history) < 2:
+            return 0.0
+        (w0, s0), (w1, s1) = self._history[0], self._history[-1]
+        return (s1 - s0) / 1e9 / (w1 - w0) if w1 > w0 else 0.0
+
+    def info(self) -> dict[str, Any]:
+        clock = self.machine.kernel.clock
+        return {"now_ns": clock.now_ns, "paused": self.paused, "rate": self.rate(),
+                "ticks": self.machine.sim.ticks, "sample": self.machine.sim.sample}  # fmt: skip
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self._anchor = None
+        self._history.clear()
+
+    def run(self) -> None:
+        tick = self.machine.sim.tick_ns
+        while not self.stopping:
+            if self.paused:
+                time.sleep(0.02)
+                continue
+            wall = time.monotonic()
+            now = self.machine.kernel.clock.now_ns
+            if self._anchor is None:
+                self._anchor = (wall, now)
+            ahead_s = (now - self._anchor[1]) / 1e9 - (wall - self._anchor[0])
+            if ahead_s > 0:
+                time.sleep(min(ahead_s, 0.05))
+                continue
+            if ahead_s < -1.0:  # fell behind: pace from here rather than rush
+                self._anchor = (wall, now)
+            with self.lock:
+                if not self.paused:
+                    self.machine.run(tick)
+            self._history.append((time.monotonic(), self.machine.kernel.clock.now_ns))
+            while self._history and self._history[-1][0] - self._history[0][0] > 3.0:
+                self._history.pop(0)
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -163,6 +263,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     stopping: bool = False
     mounts: dict[str, threading.Thread]
     fuse_mount: FuseMount | None = None
+    clock: SimClock
 
     def mount(self, args: Request) -> int:
         """Mount resctrl at args["dir"] with args["options"]: 0 or a negative errno."""
@@ -228,6 +329,13 @@ class _Handler(socketserver.StreamRequestHandler):
             try:
                 request = json.loads(raw)
                 op = request.get("op")
+                if op == "time":
+                    pause = request.get("args", {}).get("pause")
+                    if pause is not None:
+                        with self.server.lock:
+                            self.server.clock.set_paused(bool(pause))
+                    self._reply({"ok": True, "result": self.server.clock.info()})
+                    return
                 if op in ("mount", "umount"):
                     self._reply(
                         {"ok": True, "result": getattr(self.server, op)(request.get("args", {}))}
@@ -254,8 +362,17 @@ class _Handler(socketserver.StreamRequestHandler):
         self.wfile.flush()
 
 
-def serve(name: str, platform: str, fuse_mount: FuseMount | None = None) -> int:
-    """Boot the machine, then answer requests until shut down."""
+def serve(
+    name: str,
+    platform: str,
+    fuse_mount: FuseMount | None = None,
+    *,
+    paused: bool = False,
+    sample: int = DEFAULT_SAMPLE,
+    seed: int = 0,
+) -> int:
+    """Boot the machine, then answer requests until shut down; simulated time runs
+    continuously unless `paused`."""
     # The lock is held for the daemon's life: two daemons of one name can never both get
     # past it, so one cannot unlink the other's live socket.
     lock = (runtime_dir() / f"{name}.lock").open("w")
@@ -264,7 +381,7 @@ def serve(name: str, platform: str, fuse_mount: FuseMount | None = None) -> int:
     except BlockingIOError:
         sys.stderr.write(f"a machine named {name!r} is already running\n")
         return 1
-    machine = Machine(platform, name=name)
+    machine = Machine(platform, name=name, sample=sample, seed=seed)
     machine.driver.tracing = True
     machine.boot()
     path = socket_path(name)
@@ -274,10 +391,14 @@ def serve(name: str, platform: str, fuse_mount: FuseMount | None = None) -> int:
     server.lock = threading.Lock()
     server.mounts = {}
     server.fuse_mount = fuse_mount
+    server.clock = SimClock(machine, server.lock, paused)
+    ticker = threading.Thread(target=server.clock.run, daemon=True)
+    ticker.start()
     pid_file(name).write_text(f"{os.getpid()}\n")
     try:
         server.serve_forever()
     finally:
+        server.clock.stopping = True
         server.server_close()
         path.unlink(missing_ok=True)
         pid_file(name).unlink(missing_ok=True)

@@ -1,0 +1,87 @@
+"""Workloads and simulated time on a running machine: run, kill, stats, step, time."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from mpam.cli.common import console
+from mpam.cli.machine import call, name_option
+from mpam.sim.workload import WorkloadError, parse_duration, parse_workload
+
+__all__ = ["kill", "run", "stats", "step", "time_"]
+
+
+@click.command()
+@name_option
+@click.option("--cpu", "-c", type=int, required=True, help="The CPU the task runs on.")
+@click.option("--comm", default=None, help="Task name (default: the workload's kind).")
+@click.argument("spec")
+def run(name: str | None, cpu: int, comm: str | None, spec: str) -> None:
+    """Start a task running a workload; print its pid.
+
+    SPEC is KIND[:key=value,...] with KIND one of stream, uniform, zipf, chase, strided,
+    trace (or lackey), and phases joined by '+': for example
+    'stream:footprint=64MiB' or 'zipf:footprint=8MiB,alpha=1.1+stream:duration=50ms'.
+    The task is a process like any other: move it between resctrl groups with its pid."""
+    try:
+        parse_workload(spec)  # a bad spec is refused here with its reason
+    except WorkloadError as e:
+        raise click.ClickException(str(e)) from None
+    pid = call(name, "run", spec=spec, cpu=cpu, comm=comm)
+    click.echo(pid)
+
+
+@click.command()
+@name_option
+@click.argument("pid", type=int)
+def kill(name: str | None, pid: int) -> None:
+    """End a task (its workload statistics stay in `mpam stats`)."""
+    call(name, "kill", pid=pid)
+
+
+@click.command()
+@name_option
+def stats(name: str | None) -> None:
+    """What each workload has done: instructions, IPC, LLC misses, memory traffic."""
+    rows = call(name, "stats")
+    if not rows:
+        click.echo("no workload has run")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("PID", "WORKLOAD", "RUN s", "INSTR", "IPC", "LLC MISS%", "MEM MB", "STALL%"):
+        table.add_column(col, justify="left" if col == "WORKLOAD" else "right")
+    for r in rows:
+        run_s = r["run_ns"] / 1e9
+        stall = 100 * r["stall_ns"] / r["run_ns"] if r["run_ns"] else 0.0
+        mem_mb = (r["read_bytes"] + r["write_bytes"]) / 1e6
+        table.add_row(
+            str(r["pid"]), r["workload"], f"{run_s:.3f}", f"{r['instructions']:.3e}",
+            f"{r['ipc']:.2f}", f"{100 * r['llc_miss_ratio']:.1f}", f"{mem_mb:.1f}",
+            f"{stall:.1f}",
+        )  # fmt: skip
+    console().print(table)
+
+
+@click.command()
+@name_option
+@click.argument("duration")
+def step(name: str | None, duration: str) -> None:
+    """Advance simulated time by DURATION (e.g. 100ms, 2s); print the simulated clock."""
+    try:
+        ns = parse_duration(duration)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    now = call(name, "step", ns=ns)
+    click.echo(f"{now / 1e9:.6f} s")
+
+
+@click.command("time")
+@name_option
+@click.option("--pause", "pause", flag_value=True, default=None, help="Stop simulated time.")
+@click.option("--resume", "pause", flag_value=False, help="Let simulated time run again.")
+def time_(name: str | None, pause: bool | None) -> None:
+    """The simulated clock, and how fast it runs against the wall clock."""
+    info = call(name, "time", **({} if pause is None else {"pause": pause}))
+    state = "paused" if info["paused"] else f"running at {info['rate']:.2f}x wall time"
+    click.echo(f"{info['now_ns'] / 1e9:.6f} s simulated, {state} (sampling 1/{info['sample']})")
