@@ -6,7 +6,9 @@ references until its time in the step is spent: each reference goes through the 
 caches and on to the shared ones (`mpam.hw.cache.cache_access`, labelled with the CPU's
 PARTID and PMG for data, or for instructions), and a miss in the last level reads the line
 from the channel its address maps to. A CPU whose grant on a channel is spent borrows
-capacity nobody was granted when its partition may use it, else it waits for the next step.
+capacity nobody was granted, or that CPUs before it left unspent, when its partition may
+use it (within its limits, counting what its other CPUs were granted), else it waits for
+the next step.
 
 Time per reference (ns): the workload's instructions per reference at its CPI, plus the
 hit latency of the level that served it, divided by the misses the core overlaps (MLP); a
@@ -261,16 +263,17 @@ def run_tick(
                 if need_memory:
                     if grant_cpu[c, ch] >= line_bytes:
                         grant_cpu[c, ch] -= line_bytes
+                        grant[ch, p] -= line_bytes  # what p's CPUs may still spend
                     elif (
                         free[ch] >= line_bytes
                         and (
                             not hard[ch, p]
-                            or used[ch, p] + served[ch, p] + line_bytes
+                            or used[ch, p] + served[ch, p] + grant[ch, p] + line_bytes
                             <= max_frac[ch, p] * peak[ch] * max(window_ns[ch, p], dt)
                         )
                         and (
                             pbm_frac[ch, p] >= 1.0
-                            or used[ch, p] + served[ch, p] + line_bytes
+                            or used[ch, p] + served[ch, p] + grant[ch, p] + line_bytes
                             <= pbm_frac[ch, p] * peak[ch] * max(window_ns[ch, p], dt)
                         )
                     ):
@@ -347,11 +350,13 @@ def run_tick(
                 active = t - t_begin
                 cpu_t[c] = t
             stats[s, _RUN] += max(min(t, t1) - t_begin, 0.0) + (t1 - t if blocked >= 0 else 0.0)
+            for ch in range(n_ch):  # what this CPU left of its grant is idle bandwidth now
+                grant[ch, p] -= grant_cpu[c, ch]
+                free[ch] += grant_cpu[c, ch]
             for j in range(ch_count):
                 ch = ch_first + j
+                # its rate while it ran: stalls are excluded, so this is its demand
                 rate = moved[j] * dt / active if active > 0.0 else 0.0
-                if ch == blocked:
-                    rate = max(rate, 2.0 * demand_cpu[c, ch], probe)
                 demand_cpu[c, ch] = max(rate, probe)
         for ch in range(n_ch):
             total = 0.0
