@@ -48,6 +48,7 @@ __all__ = [
     "access_lines",
     "cache_access",
     "cache_fill",
+    "cache_lookup",
     "decode_controls",
     "way_masks",
 ]
@@ -429,6 +430,18 @@ def _install(
 
 
 @njit
+def cache_lookup(line: NDArray[np.int64], inst_tab: NDArray[np.int64], inst: int, addr: int) -> int:
+    """Where `addr` is held in instance `inst` (its index in `line`), or -1: a lookup that
+    changes nothing, so a caller can ask before committing to an access."""
+    ways = inst_tab[inst, WAYS]
+    base = inst_tab[inst, OFF] + (addr % inst_tab[inst, SETS]) * ways
+    for w in range(ways):
+        if line[TAG, base + w] == addr:
+            return int(base + w)
+    return -1
+
+
+@njit
 def cache_access(
     line: NDArray[np.int64],
     inst_tab: NDArray[np.int64],
@@ -451,17 +464,14 @@ def cache_access(
     write-back the memory channel must carry, labelled with the line's owner.
     """
     evicted[0] = -1
-    ways = inst_tab[inst, WAYS]
-    base = inst_tab[inst, OFF] + (addr % inst_tab[inst, SETS]) * ways
     inst_tab[inst, STAMP] += 1
-    for w in range(ways):
-        i = base + w
-        if line[TAG, i] == addr:
-            line[META, i] = inst_tab[inst, STAMP] if policy == LRU else 0
-            if write and not line[DIRTY, i]:
-                line[DIRTY, i] = 1
-                occ[DIRTY_LINES, inst, line[OWNER, i]] += 1
-            return HIT
+    i = cache_lookup(line, inst_tab, inst, addr)
+    if i >= 0:
+        line[META, i] = inst_tab[inst, STAMP] if policy == LRU else 0
+        if write and not line[DIRTY, i]:
+            line[DIRTY, i] = 1
+            occ[DIRTY_LINES, inst, line[OWNER, i]] += 1
+        return HIT
     return cache_fill(line, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr, partid, pmg,
                       write, policy, evicted)  # fmt: skip
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from mpam.hw.cache import HIT, NOT_ALLOCATED, OFF, SETS, TAG, WAYS, cache_access
+from mpam.hw.cache import HIT, NOT_ALLOCATED, cache_access, cache_lookup
 from mpam.hw.jit import kernel, njit
 from mpam.hw.memory import arbitrate, loaded_latency
 
@@ -124,6 +124,41 @@ def _generate(
 def _hash(line: int) -> int:
     h = (line ^ (line >> 7) ^ (line >> 17) ^ (line >> 29)) & 0xFFFFFFF
     return (h * 0x2545F49) >> 20
+
+
+@njit
+def _instance(
+    path_base: NDArray[np.int64],
+    path_slices: NDArray[np.int64],
+    l1i_base: NDArray[np.int64],
+    c: int,
+    lv: int,
+    instr: bool,
+    h: int,
+) -> int:
+    """The cache instance (slice included) CPU `c` reaches at level `lv`, -1 if none:
+    instruction fetches use the L1I where there is one."""
+    b = l1i_base[c] if (lv == 0 and instr and l1i_base[c] >= 0) else path_base[c, lv]
+    return -1 if b < 0 else b + (h % path_slices[c, lv])
+
+
+@njit
+def _write_back(
+    traffic: NDArray[np.int64],
+    served: NDArray[np.float64],
+    evicted: NDArray[np.int64],
+    ch_first: int,
+    ch_count: int,
+    num_pmg: int,
+    line_bytes: int,
+) -> None:
+    """Send the dirty line a fill evicted (if any) to its channel, labelled with its owner."""
+    if evicted[0] < 0:
+        return
+    ch = ch_first + (_hash(evicted[0]) >> 8) % ch_count
+    p, g = evicted[1] // num_pmg, evicted[1] % num_pmg
+    traffic[ch, p, g, _WRITE] += line_bytes
+    served[ch, p] += line_bytes
 
 
 @kernel
@@ -240,22 +275,8 @@ def run_tick(
                 # anything, so that a reference refused bandwidth changes no state.
                 served_at = n_levels  # level that hits; n_levels = memory
                 for lv in range(n_levels):
-                    b = (
-                        l1i_base[c]
-                        if (lv == 0 and instr and l1i_base[c] >= 0)
-                        else path_base[c, lv]
-                    )
-                    if b < 0:
-                        continue
-                    inst = b + (h % path_slices[c, lv])
-                    nways = inst_tab[inst, WAYS]
-                    base = inst_tab[inst, OFF] + (addr % inst_tab[inst, SETS]) * nways
-                    found = False
-                    for w in range(nways):
-                        if line[TAG, base + w] == addr:
-                            found = True
-                            break
-                    if found:
+                    inst = _instance(path_base, path_slices, l1i_base, c, lv, instr, h)
+                    if inst >= 0 and cache_lookup(line, inst_tab, inst, addr) >= 0:
                         served_at = lv
                         break
                 need_memory = served_at == n_levels
@@ -293,22 +314,15 @@ def run_tick(
                 # Fill the levels that missed (inner ones) and write through to the last.
                 last = n_levels - 1
                 for lv in range(min(served_at, n_levels)):
-                    b = (
-                        l1i_base[c]
-                        if (lv == 0 and instr and l1i_base[c] >= 0)
-                        else path_base[c, lv]
-                    )
-                    if b < 0:
+                    inst = _instance(path_base, path_slices, l1i_base, c, lv, instr, h)
+                    if inst < 0:
                         continue
-                    inst = b + (h % path_slices[c, lv])
                     r = cache_access(line, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr,
                                      partid, pmg, write and lv == last, policy,
                                      evicted)  # fmt: skip
-                    if lv == last and evicted[0] >= 0:
-                        wch = ch_first + (_hash(evicted[0]) >> 8) % ch_count
-                        wp, wg = evicted[1] // num_pmg, evicted[1] % num_pmg
-                        traffic[wch, wp, wg, _WRITE] += line_bytes
-                        served[wch, wp] += line_bytes
+                    if lv == last:
+                        _write_back(traffic, served, evicted, ch_first, ch_count, num_pmg,
+                                    line_bytes)  # fmt: skip
                     if lv == last and r == NOT_ALLOCATED and write:
                         traffic[ch, partid, pmg, _WRITE] += line_bytes
                         stats[s, _WB] += line_bytes
@@ -326,11 +340,8 @@ def run_tick(
                             stats[s, _RB] += line_bytes
                             served[ch, partid] += line_bytes
                             moved[ch - ch_first] += line_bytes
-                        if evicted[0] >= 0:
-                            wch = ch_first + (_hash(evicted[0]) >> 8) % ch_count
-                            wp, wg = evicted[1] // num_pmg, evicted[1] % num_pmg
-                            traffic[wch, wp, wg, _WRITE] += line_bytes
-                            served[wch, wp] += line_bytes
+                        _write_back(traffic, served, evicted, ch_first, ch_count, num_pmg,
+                                    line_bytes)  # fmt: skip
                 if need_memory:
                     stats[s, _LLCM] += sample
                     traffic[ch, partid, pmg, _READ] += line_bytes
