@@ -473,16 +473,7 @@ def _one_task(sample: int, spec: str, mask: str) -> tuple[float, float, float]:
     ("spec", "mask"),
     [
         ("uniform:footprint=16MiB", "ff"),
-        pytest.param(
-            "uniform:footprint=4MiB",
-            "f",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="traffic._hash correlates the L3 slice with the set index: in exact "
-                "mode a contiguous 4 MiB maps to no line of ~5% of (slice, set) pairs, so "
-                "it can fill only ~92% of 4 ways (sampled: 100%)",
-            ),
-        ),
+        ("uniform:footprint=4MiB", "f"),
     ],
 )
 def test_sampled_mode_agrees_with_exact(spec: str, mask: str) -> None:

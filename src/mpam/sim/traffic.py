@@ -122,8 +122,14 @@ def _generate(
 
 @njit
 def _hash(line: int) -> int:
-    h = (line ^ (line >> 7) ^ (line >> 17) ^ (line >> 29)) & 0xFFFFFFF
-    return (h * 0x2545F49) >> 20
+    """Slice and channel selector of a line address: two multiply-xorshift rounds on the
+    folded address, so that it is independent of the set index bits (a selector tied to
+    them leaves (slice, set) pairs a contiguous buffer never reaches). Every product fits
+    in 63 bits, so the Python twin and the JIT agree."""
+    h = (line ^ (line >> 32)) & 0xFFFFFFFF
+    h = ((h ^ (h >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
+    h = ((h ^ (h >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
+    return h ^ (h >> 16)
 
 
 @njit
