@@ -6,6 +6,7 @@
 # MPAM), show its kernel log, its tasks and a CPU going offline and back, mount its resctrl
 # through FUSE and use it, run a workload whose traffic the partition shapes and the monitors
 # count, and shut it down. The machine boots paused: simulated time moves by `mpam step`.
+# Last, the noisy-neighbour scenario runs on a machine of its own and writes its results.
 # Options (e.g. -p two-socket) choose another platform.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,3 +55,7 @@ cat "$tables/resctrl/g1/mon_data/mon_L3_49/llc_occupancy"
 $mpam stats --name main
 $mpam umount "$tables/resctrl"
 $mpam shutdown --name main
+# A scenario, played on a machine of its own through its mounted resctrl: a streaming task
+# slows a cache-sensitive one down until a partition gives the stream 2 of the 16 ways. The
+# summary table, the time series (CSV, JSON) and the plot land in results/noisy-neighbour.
+$mpam scenario noisy-neighbour --out results/noisy-neighbour

@@ -8,6 +8,7 @@ from mpam.cli.acpi import acpi
 from mpam.cli.inventory import inventory
 from mpam.cli.machine import boot, cpu, dmesg, mount, ps, shutdown, status, trace, umount
 from mpam.cli.platforms import platform
+from mpam.cli.scenario import scenario
 from mpam.cli.sim import kill, run, stats, step, time_
 
 __all__ = ["main"]
@@ -22,6 +23,6 @@ def main() -> None:
 main.add_command(acpi)
 main.add_command(inventory)
 for _command in (boot, shutdown, status, ps, cpu, dmesg, trace, mount, umount, run, kill, stats,
-                 step, time_):  # fmt: skip
+                 step, time_, scenario):  # fmt: skip
     main.add_command(_command)
 main.add_command(platform)

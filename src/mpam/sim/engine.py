@@ -77,6 +77,7 @@ class TaskStats:
         out: dict[str, float | int | str] = {"pid": self.pid, "workload": self.workload}
         for name in STAT_FIELDS:
             out[name] = getattr(self, name)
+        out["frequency_ghz"] = self.frequency_ghz
         out["ipc"] = self.ipc
         out["llc_miss_ratio"] = self.llc_miss_ratio
         return out

@@ -1,0 +1,102 @@
+"""A run's report: segment figures are sums of the intervals', the files hold the same
+numbers as the run, and the plot is a real PNG."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import struct
+from pathlib import Path
+
+import pytest
+
+from mpam.machine.report import (
+    GROUP_METRICS,
+    TASK_METRICS,
+    group_metrics,
+    segments,
+    task_metrics,
+    to_json,
+    write_results,
+)
+from mpam.machine.scenario import ScenarioRun
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing: FUSE cannot mount here"
+)
+
+
+def test_segments_are_cut_at_the_events(noisy_run: ScenarioRun) -> None:
+    segs = segments(noisy_run)
+    assert [(s.start_ns, s.end_ns) for s in segs] == [
+        (0, 200_000_000), (200_000_000, 400_000_000), (400_000_000, 600_000_000),
+    ]  # fmt: skip
+    assert segs[0].events == ("start victim (pid 106) on CPU 3",)
+    assert segs[2].events[0] == "mkdir noisy"
+    assert segs[0].tasks["noisy"] is None and segs[0].groups.get("noisy") is None
+    assert [s.task_groups["noisy"] for s in segs] == [None, "/", "noisy"]
+
+
+def test_a_segment_sums_its_intervals(noisy_run: ScenarioRun) -> None:
+    """Equal intervals: a segment's bandwidth is the mean of its intervals', its IPC their
+    instructions over their cycles (not the mean of their IPCs)."""
+    victim = noisy_run.tasks[0]
+    per_interval = task_metrics(noisy_run, victim)
+    for seg in segments(noisy_run):
+        idx = [i for i, t in enumerate(noisy_run.times_ns) if seg.start_ns < t <= seg.end_ns]
+        m = seg.tasks["victim"]
+        assert m is not None
+        rates = [per_interval[i]["mem_bytes_per_s"] for i in idx]  # type: ignore[index]
+        assert m["mem_bytes_per_s"] == pytest.approx(sum(rates) / len(rates))  # type: ignore[arg-type]
+        cycles = sum(victim.deltas["run_ns"][i] for i in idx) * victim.frequency_ghz  # type: ignore[misc]
+        instructions = sum(victim.deltas["instructions"][i] for i in idx)  # type: ignore[misc]
+        assert m["ipc"] == pytest.approx(instructions / cycles)
+        occ = [o for i in idx if (o := noisy_run.groups["/"].occupancy[i]) is not None]
+        g = seg.groups["/"]
+        assert g is not None and g["llc_occupancy_bytes"] == pytest.approx(sum(occ) / len(occ))
+
+
+def test_files_hold_the_run(noisy_run: ScenarioRun, tmp_path: Path) -> None:
+    files = write_results(noisy_run, tmp_path / "out")
+    assert [f.name for f in files] == [
+        "tasks.csv",
+        "groups.csv",
+        "results.json",
+        "noisy-neighbour.png",
+    ]
+    with files[0].open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["time_s", "task", "pid", "group", *TASK_METRICS]
+    ran = {ts.spec.name: sum(d is not None for d in ts.deltas["run_ns"]) for ts in noisy_run.tasks}
+    assert ran == {"victim": 30, "noisy": 20}
+    assert len(rows) == 50
+    victim = task_metrics(noisy_run, noisy_run.tasks[0])
+    first = rows[0]
+    assert (first["time_s"], first["task"], first["pid"], first["group"]) == (
+        "0.02",
+        "victim",
+        "106",
+        "/",
+    )
+    assert float(first["ipc"]) == pytest.approx(victim[0]["ipc"], rel=1e-5)  # type: ignore[index,arg-type]
+    with files[1].open() as f:
+        grows = list(csv.DictReader(f))
+    assert list(grows[0]) == ["time_s", "group", *GROUP_METRICS]
+    assert {r["group"] for r in grows} == {"/", "noisy"}
+    assert sum(r["group"] == "noisy" for r in grows) == 10
+    doc = json.loads(files[2].read_text())
+    assert doc == json.loads(json.dumps(to_json(noisy_run), allow_nan=False))
+    assert doc["scenario"]["name"] == "noisy-neighbour" and len(doc["time_s"]) == 30
+    assert doc["groups"][1]["path"] == "noisy"
+    assert doc["groups"][1]["llc_occupancy_bytes"][20:] == [
+        m["llc_occupancy_bytes"]
+        for m in group_metrics(noisy_run.groups["noisy"])[20:]  # type: ignore[index]
+    ]
+    assert [s["tasks"]["noisy"] and s["tasks"]["noisy"]["group"] for s in doc["segments"]] == [
+        None, "/", "noisy",
+    ]  # fmt: skip
+    png = files[3].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (900, 1000)
