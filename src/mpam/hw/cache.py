@@ -253,6 +253,15 @@ class CacheView:
 
 
 @njit
+def set_base(inst_tab: NDArray[np.int64], inst: int, addr: int) -> int:
+    """Index in `line` of way 0 of the set `addr` maps to. Set counts are nearly always
+    powers of two, and a mask is an order of magnitude cheaper than a division."""
+    sets = inst_tab[inst, SETS]
+    index = addr & (sets - 1) if sets & (sets - 1) == 0 else addr % sets
+    return int(inst_tab[inst, OFF] + index * inst_tab[inst, WAYS])
+
+
+@njit
 def _priority(
     line: NDArray[np.int64],
     occ_part: NDArray[np.int64],
@@ -341,7 +350,7 @@ def cache_fill(
 ) -> int:
     """The miss half of `cache_access`: allocate `addr` if the controls allow."""
     ways = inst_tab[inst, WAYS]
-    base = inst_tab[inst, OFF] + (addr % inst_tab[inst, SETS]) * ways
+    base = set_base(inst_tab, inst, addr)
     candidates = ctl[WAY_MASK, inst, partid]
     if not inst_tab[inst, LIMITS]:
         # No capacity limits: the first unallocated allowed way, else the policy's choice.
@@ -434,7 +443,7 @@ def cache_lookup(line: NDArray[np.int64], inst_tab: NDArray[np.int64], inst: int
     """Where `addr` is held in instance `inst` (its index in `line`), or -1: a lookup that
     changes nothing, so a caller can ask before committing to an access."""
     ways = inst_tab[inst, WAYS]
-    base = inst_tab[inst, OFF] + (addr % inst_tab[inst, SETS]) * ways
+    base = set_base(inst_tab, inst, addr)
     for w in range(ways):
         if line[TAG, base + w] == addr:
             return int(base + w)
