@@ -158,6 +158,7 @@ class _Runner:
     def happen(self) -> None:
         """Everything due now, in an order that lets each part use the one before:
         stops, starts, actions (which may name the started pids), moves into groups."""
+        count = len(self.events)
         for t in self.s.tasks:
             if t.stop_ns == self.now:
                 self.machine.call("kill", pid=self.pids[t.name])
@@ -186,7 +187,8 @@ class _Runner:
             for group in steps:
                 self._act("write", f"{group}/tasks", str(self.pids[t.name]))
                 self.events.append((self.now, f"echo {self.pids[t.name]} > {group}/tasks"))
-        self._baseline()
+        if len(self.events) > count or not self.last_bytes:
+            self._baseline()
 
     def _act(self, kind: str, path: str, value: str) -> None:
         target = self.mount / path
