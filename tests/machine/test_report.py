@@ -100,3 +100,43 @@ def test_files_hold_the_run(noisy_run: ScenarioRun, tmp_path: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])
     assert (width, height) == (900, 1000)
+
+
+def test_gaps_idle_intervals_and_missing_counters() -> None:
+    """A hand-made run: a task that starts late and then gets no CPU for an interval, a
+    group whose counter reads Unassigned once."""
+    from mpam.machine.scenario import GroupSeries, TaskSeries
+    from mpam.sim.scenario import parse_scenario
+
+    s = parse_scenario(
+        '[scenario]\nduration = "120ms"\ninterval = "40ms"\n'
+        '[[task]]\nname = "t"\ncpu = 0\nworkload = "stream"\nstart = "40ms"\n'
+    )
+    ts = TaskSeries(s.tasks[0], pid=106, group=[None, "/", "/"], frequency_ghz=2.0)
+    ran = {"instructions": 8e7, "run_ns": 4e7, "llc_refs": 100.0, "llc_misses": 25.0,
+           "read_bytes": 4e6, "write_bytes": 0.0, "stall_ns": 1e7}  # fmt: skip
+    for f in ts.deltas:
+        ts.deltas[f] = [None, ran[f], 0.0]
+    g = GroupSeries("/", occupancy=[10, None, 30], total_bytes=[0, None, 8_000_000],
+                    local_bytes=[None, None, None], seconds=[0.04, 0.04, 0.04])  # fmt: skip
+    run = ScenarioRun(s, [40_000_000, 80_000_000, 120_000_000], [ts], {"/": g}, [])
+    per = task_metrics(run, ts)
+    assert per[0] is None
+    assert per[1] == {"ipc": 1.0, "llc_miss_ratio": 0.25, "llc_mpki": 0.0003125,
+                      "mem_bytes_per_s": 1e8, "stall_fraction": 0.25}  # fmt: skip
+    assert per[2] == {"ipc": None, "llc_miss_ratio": None, "llc_mpki": None,
+                      "mem_bytes_per_s": 0.0, "stall_fraction": None}  # fmt: skip
+    early, late = segments(run)  # cut where the task starts
+    assert early.tasks["t"] is None and early.groups["/"] == {
+        "llc_occupancy_bytes": 10.0, "mbm_total_bytes_per_s": 0.0, "mbm_local_bytes_per_s": None,
+    }  # fmt: skip
+    m = late.tasks["t"]
+    assert m is not None and m["ipc"] == 1.0  # the idle interval adds no cycles ...
+    assert m["mem_bytes_per_s"] == 5e7  # ... but its time counts for the rate
+    lg = late.groups["/"]
+    assert lg is not None and lg["llc_occupancy_bytes"] == 30.0
+    assert lg["mbm_total_bytes_per_s"] == pytest.approx(2e8)  # the unread interval is left out
+    gm = group_metrics(g)
+    assert gm[1] == {"llc_occupancy_bytes": None, "mbm_total_bytes_per_s": None,
+                     "mbm_local_bytes_per_s": None}  # fmt: skip
+    assert gm[2]["mbm_total_bytes_per_s"] == pytest.approx(2e8)  # type: ignore[index]

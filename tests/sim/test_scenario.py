@@ -169,4 +169,29 @@ def test_the_documented_file_format_parses() -> None:
     block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
     s = parse_scenario(block, source_name="docs/scenarios.md")
     assert s.name == "noisy-neighbour" and s.tasks[0].stop_ns == 500_000_000
-    assert [a.kind for a in s.actions] == ["mkdir", "write"]
+    assert [(a.kind, a.path) for a in s.actions] == [("mkdir", "g1"), ("mkdir", "noisy"),
+                                                      ("write", "noisy/tasks")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (('mkdir = "lat"', 'mkdir = "../../x"'), "action[1] mkdir: '../../x' must name a path under the mount"),
+        (('group = "/lat/"', 'group = "lat/../../x"'), "task 'victim' group: 'lat/../../x' must name a path"),
+        (('name = "demo"', 'name = "../demo"'), "[scenario]: name '../demo' must be letters"),
+        (('platform = "rdn2"', 'platform = "rdn3"'), "[scenario] platform: no preset named 'rdn3'; presets: "),
+    ],
+)  # fmt: skip
+def test_paths_and_names_stay_where_they_belong(edit: tuple[str, str], message: str) -> None:
+    old, new = edit
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(GOOD.replace(old, new, 1))
+    assert message in str(e.value)
+
+
+def test_a_file_without_the_toml_suffix_is_still_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "myexp").write_text('[scenario]\nduration = "40ms"\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_scenario("myexp").name == "myexp"

@@ -16,9 +16,11 @@ derives rates, segment summaries, files and plots.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ TASK_FIELDS: tuple[str, ...] = ("instructions", "run_ns", "llc_refs", "llc_misse
                                 "read_bytes", "write_bytes", "stall_ns")  # fmt: skip
 #: The monitor files sampled for each group, summed over the L3 monitoring domains.
 GROUP_FIELDS: tuple[str, ...] = ("llc_occupancy", "mbm_total_bytes", "mbm_local_bytes")
+#: The longest simulated time one step request asks for (whole ticks).
+_STEP_NS = 100_000_000
 #: Directories of a resctrl group that are not groups themselves.
 _NOT_GROUPS = {"info", "mon_groups", "mon_data"}
 
@@ -54,7 +58,7 @@ class ScenarioFailed(RuntimeError):
 
 @dataclass
 class TaskSeries:
-    """One task's counters over each interval (None where it did not run at all)."""
+    """One task's counters over each interval (None where it did not exist)."""
 
     spec: TaskSpec
     pid: int | None = None
@@ -168,7 +172,7 @@ class _Runner:
             try:
                 pid = self.machine.call("run", spec=t.workload.spec, cpu=t.cpu, comm=t.name)
             except client.MachineError as e:
-                raise ScenarioFailed(f"{self._when()}: start {t.name}: {e}") from None
+                raise ScenarioFailed(f"{self.when()}: start {t.name}: {e}") from None
             self.pids[t.name] = int(pid)
             self.events.append((self.now, f"start {t.name} (pid {pid}) on CPU {t.cpu}"))
         for a in self.s.actions:
@@ -206,9 +210,9 @@ class _Runner:
             )
             what = Action(self.now, kind, path, value).describe()
             reason = f" (last_cmd_status: {status})" if status and status != "ok" else ""
-            raise ScenarioFailed(f"{self._when()}: {what}: {e.strerror}{reason}") from None
+            raise ScenarioFailed(f"{self.when()}: {what}: {e.strerror}{reason}") from None
 
-    def _when(self) -> str:
+    def when(self) -> str:
         return f"at {self.now / 1e9:g} s"
 
     def _baseline(self) -> None:
@@ -238,9 +242,12 @@ class _Runner:
             pid = self.pids.get(ts.spec.name)
             row = stats.get(pid) if pid is not None else None
             before = self.last_stats.get(pid, {}) if pid is not None else {}
-            ran = row is not None and float(row["run_ns"]) > before.get("run_ns", 0.0)
+            # Counted while the task exists, whether or not it got the CPU: a rate over
+            # an interval then means the same for a task as for its group.
+            stop = ts.spec.stop_ns
+            alive = row is not None and (stop is None or self.now <= stop)
             for f in TASK_FIELDS:
-                value = float(row[f]) - before.get(f, 0.0) if ran and row is not None else None
+                value = float(row[f]) - before.get(f, 0.0) if alive and row is not None else None
                 ts.deltas[f].append(value)
             ts.group.append(members.get(pid) if pid is not None else None)
             if row is not None and pid is not None:
@@ -262,9 +269,12 @@ class _Runner:
         self.samples += 1
 
     def step_to(self, target: int) -> None:
-        if target > self.now:
-            self.machine.call("step", ns=target - self.now)
-            self.now = target
+        """Advance to `target` in steps of at most _STEP_NS, so that no single request
+        runs long enough for the client to give up on it."""
+        while target > self.now:
+            ns = min(target - self.now, _STEP_NS)
+            self.machine.call("step", ns=ns)
+            self.now += ns
 
 
 def _delta(now: int | None, before: int | None) -> int | None:
@@ -279,22 +289,21 @@ def run_scenario(
 ) -> ScenarioRun:
     """Boot the scenario's platform in the background, mount its resctrl, play the
     scenario to its end and return what was measured. The machine is shut down and the
-    mount removed whatever happens."""
+    mount removed whatever happens; whatever fails is a ScenarioFailed saying when."""
     name = name or f"scenario-{os.getpid()}"
+    mount = Path(tempfile.mkdtemp(prefix="mpam-resctrl-"))
     try:
         machine = client.boot(scenario.platform, name, paused=True, sample=scenario.sample,
                               seed=scenario.seed)  # fmt: skip
     except client.MachineError as e:
+        shutil.rmtree(mount, ignore_errors=True)
         raise ScenarioFailed(str(e)) from None
-    mount = Path(tempfile.mkdtemp(prefix="mpam-resctrl-"))
-    mounted = False
+    run = _Runner(scenario, machine, mount)
     try:
         ret = machine.call("mount", dir=str(mount), options=scenario.mount_options)
         if ret:
             reason = machine.call("status").get("mount_error", "")
             raise ScenarioFailed(f"mount resctrl: {os.strerror(-ret)} {reason}".strip())
-        mounted = True
-        run = _Runner(scenario, machine, mount)
         run.happen()
         times: list[int] = []
         for k in range(1, scenario.duration_ns // scenario.interval_ns + 1):
@@ -306,8 +315,18 @@ def run_scenario(
             if progress is not None:
                 progress(run.now)
         return ScenarioRun(scenario, times, run.tasks, run.groups, run.events)
+    except (client.MachineError, OSError) as e:
+        raise ScenarioFailed(f"{run.when()}: {e}") from None
     finally:
-        if mounted:
-            machine.call("umount", dir=str(mount))
+        _tear_down(machine, mount)
+
+
+def _tear_down(machine: client.RunningMachine, mount: Path) -> None:
+    """Shut the machine down (which unmounts its resctrl), then make sure no mount is
+    left: each step runs even when the one before failed."""
+    # A machine already gone took its mounts along, or left them for the lazy detach below.
+    with contextlib.suppress(client.MachineError, OSError):
         client.shutdown(machine)
-        shutil.rmtree(mount, ignore_errors=True)
+    if os.path.ismount(mount):
+        subprocess.run(["fusermount3", "-u", "-z", str(mount)], check=False, capture_output=True)
+    shutil.rmtree(mount, ignore_errors=True)

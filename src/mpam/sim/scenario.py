@@ -22,8 +22,10 @@ run again and give the same figures. It is a TOML file (``docs/scenarios.md``)::
     write = "noisy/tasks"
     value = "{noisy}"          # {TASK} is the pid the named task got
 
-This module only reads and checks the file: every mistake is reported with where it is,
-before anything runs. Running one (a machine booted in the background, its resctrl mounted
+This module only reads and checks the file: every mistake in it (an unknown key, a time
+off the tick or sample grid, a task name no task has, a path leaving the mount, a platform
+that does not exist) is reported with where it is, before anything runs; what only the
+machine can refuse (a CPU it lacks, a write resctrl rejects) stops the run when it happens. Running one (a machine booted in the background, its resctrl mounted
 through FUSE) is `mpam.machine.scenario`. Shipped examples live in ``scenarios/`` here.
 """
 
@@ -149,7 +151,12 @@ def shipped() -> list[str]:
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """The scenario in a TOML file, or the shipped example of that name."""
     text = str(name_or_path)
-    if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text:
+    if (
+        isinstance(name_or_path, Path)
+        or text.endswith(".toml")
+        or "/" in text
+        or (Path(text).is_file())
+    ):
         path = Path(name_or_path)
         try:
             source = path.read_text(encoding="utf-8")
@@ -208,8 +215,11 @@ def _build(doc: dict[str, Any], base_dir: Path | None, default_name: str) -> Sce
     actions = tuple(_action(i, a, duration, tasks) for i, a in enumerate(_tables(doc, "action")))
     for i, a in enumerate(actions):
         _on_sample(a.at_ns, interval, f"action[{i}] at")
+    name = _string(head.get("name", default_name), "[scenario] name")
+    if not _NAME.match(name):
+        raise ScenarioError(f"[scenario]: name {name!r} must be letters, digits, '_' or '-'")
     return Scenario(
-        name=_string(head.get("name", default_name), "[scenario] name"),
+        name=name,
         description=_string(head.get("description", ""), "[scenario] description"),
         platform=_platform(_string(head.get("platform", DEFAULT), "[scenario] platform"), base_dir),
         duration_ns=duration,
@@ -242,7 +252,7 @@ def _task(i: int, table: dict[str, Any], duration: int, base_dir: Path | None) -
         raise ScenarioError(f"{where}: starts at or after the end of the scenario")
     if stop is not None and not start < stop <= duration:
         raise ScenarioError(f"{where}: stop must be after start and not after the end")
-    group = _string(table["group"], f"{where} group").strip("/") if "group" in table else None
+    group = _path(table["group"], f"{where} group") if "group" in table else None
     return TaskSpec(name, _integer(table["cpu"], f"{where} cpu", low=0), workload, start, stop,
                     group or None)  # fmt: skip
 
@@ -259,7 +269,7 @@ def _action(i: int, table: dict[str, Any], duration: int, tasks: tuple[TaskSpec,
     at = _time(table["at"], f"{where} at")
     if at >= duration:
         raise ScenarioError(f"{where}: at must be before the end of the scenario")
-    path = _string(table[kind], f"{where} {kind}").strip("/")
+    path = _path(table[kind], f"{where} {kind}")
     if kind != "write" and "value" in table:
         raise ScenarioError(f"{where}: value goes with write, not {kind}")
     if kind == "write" and "value" not in table:
@@ -301,6 +311,14 @@ def _string(value: object, where: str) -> str:
     return value
 
 
+def _path(value: object, where: str) -> str:
+    """A path under the mount, without leading or trailing slashes; never out of it."""
+    path = _string(value, where).strip("/")
+    if any(part in ("", ".", "..") for part in path.split("/")) and path:
+        raise ScenarioError(f"{where}: {path!r} must name a path under the mount")
+    return path
+
+
 def _integer(value: object, where: str, *, low: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise ScenarioError(f"{where}: expected an integer of at least {low}, got {value!r}")
@@ -333,8 +351,11 @@ def _on_sample(ns: int, interval: int, where: str) -> None:
 
 def _platform(text: str, base_dir: Path | None) -> str:
     """A preset name as it is; a platform file made absolute, so the machine finds it."""
-    if text in presets() or not (text.endswith(".toml") or "/" in text):
+    if text in presets():
         return text
+    if not (text.endswith(".toml") or "/" in text):
+        raise ScenarioError(f"[scenario] platform: no preset named {text!r}; presets: "
+                            f"{', '.join(presets())}")  # fmt: skip
     path = Path(text)
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
