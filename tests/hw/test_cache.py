@@ -23,22 +23,19 @@ from mpam.hw.cache import (
     ALL,
     ALLOCATED,
     CASSOC,
+    CLOCK,
+    CLOCK_LIMIT,
     CMAX,
     CMAX_SOFT,
     CMIN,
-    DIRTY,
     DIRTY_LINES,
     HIT,
     LIMITS,
     LRU,
-    META,
     NOT_ALLOCATED,
-    OFF,
-    OWNER,
     SETS,
     SRRIP,
-    STAMP,
-    TAG,
+    TAGS,
     WAY_MASK,
     WAYS,
     CacheArrays,
@@ -153,55 +150,33 @@ def run(
 
 def where(a: CacheArrays, inst: int, addr: int) -> int:
     """The way holding line `addr` in `inst`, or -1."""
-    ways = int(a.inst[inst, WAYS])
-    base = int(a.inst[inst, OFF] + (addr % a.inst[inst, SETS]) * ways)
-    for w in range(ways):
-        if a.line[TAG, base + w] == addr:
-            return w
-    return -1
+    row = a.tags(inst)[addr % int(a.inst[inst, SETS])].tolist()
+    return row.index(addr) if addr in row else -1
 
 
-def slot(a: CacheArrays, inst: int, addr: int) -> int:
-    """The index in the line arrays of line `addr` in `inst` (it must be cached)."""
-    ways = int(a.inst[inst, WAYS])
-    w = where(a, inst, addr)
-    assert w >= 0
-    return int(a.inst[inst, OFF] + (addr % a.inst[inst, SETS]) * ways) + w
-
-
-def set_lines(a: CacheArrays, inst: int, s: int) -> range:
-    ways = int(a.inst[inst, WAYS])
-    base = int(a.inst[inst, OFF]) + s * ways
-    return range(base, base + ways)
-
-
-def inst_lines(a: CacheArrays, inst: int) -> range:
-    off = int(a.inst[inst, OFF])
-    return range(off, off + a.lines(inst))
+def all_tags(a: CacheArrays) -> NDArray[np.int64]:
+    """Every line's tag, all instances."""
+    return np.concatenate([a.tags(i).ravel() for i in range(len(a.inst))])
 
 
 def recount(a: CacheArrays) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Occupancy (all, dirty) per (instance, label) and per (instance, PARTID), counted
-    from the line arrays."""
+    from the lines."""
     occ = np.zeros_like(a.occ)
     part = np.zeros_like(a.occ_part)
     for i in range(len(a.inst)):
-        for k in inst_lines(a, i):
-            if a.line[TAG, k] < 0:
+        owners, dirty = a.owners(i).ravel(), a.dirty(i).ravel()
+        for label, d in zip(owners, dirty, strict=True):
+            if label < 0:
                 continue
-            label = int(a.line[OWNER, k])
             occ[ALL, i, label] += 1
-            occ[DIRTY_LINES, i, label] += int(a.line[DIRTY, k])
+            occ[DIRTY_LINES, i, label] += int(d)
             part[i, label // a.num_pmg] += 1
     return occ, part
 
 
 def owned_in_set(a: CacheArrays, inst: int, s: int, partid: int) -> int:
-    return sum(
-        1
-        for k in set_lines(a, inst, s)
-        if a.line[TAG, k] >= 0 and a.line[OWNER, k] // a.num_pmg == partid
-    )
+    return sum(1 for label in a.owners(inst)[s] if label >= 0 and label // a.num_pmg == partid)
 
 
 # -- 1. the kernel and its twin -------------------------------------------------------------
@@ -236,7 +211,7 @@ def test_kernel_matches_reference(
         expected = [ref.access(i, x, p, g, bool(w)) for i, x, p, g, w in accesses]
         assert results == [r for r, _ in expected]
         assert writebacks == [w for _, w in expected]
-        for name in ("line", "inst", "occ", "occ_part", "ctl"):
+        for name in ("sets", "inst", "occ", "occ_part", "ctl"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
 
 
@@ -256,6 +231,28 @@ def test_twin_sequences_reach_every_outcome(mode: str) -> None:
     assert writebacks > 0
 
 
+@IMPL
+def test_clock_renumbering_keeps_the_lru_order(impl: str) -> None:
+    """A set whose clock reaches CLOCK_LIMIT renumbers its stamps by rank: the next
+    victims are still the least recently used lines, in order, and the clock restarts
+    just above the ranks."""
+    a = fresh([(1, 4, 64)])
+    run(a, [(0, x, 0, 0, 0) for x in (10, 11, 12, 13)], LRU, impl)
+    run(a, [(0, 11, 0, 0, 0), (0, 10, 0, 0, 0)], LRU, impl)  # recency: 12 13 11 10
+    a.records(0)[0, CLOCK] = CLOCK_LIMIT - 2
+    run(a, [(0, 13, 0, 0, 0)], LRU, impl)  # clock CLOCK_LIMIT - 1; recency 12 11 10 13
+    assert int(a.metas(0).max()) == CLOCK_LIMIT - 1
+    run(a, [(0, 12, 0, 0, 0)], LRU, impl)  # renumbered, then stamped: 11 10 13 12
+    assert int(a.records(0)[0, CLOCK]) == 5
+    assert sorted(a.metas(0)[0].tolist()) == [2, 3, 4, 5]  # 12 had rank 1, now 5
+    evicted = []
+    for x in (20, 21, 22, 23):
+        before = set(a.tags(0)[0].tolist())
+        run(a, [(0, x, 0, 0, 0)], LRU, impl)
+        evicted += sorted(before - set(a.tags(0)[0].tolist()))
+    assert evicted == [11, 10, 13, 12]
+
+
 # -- 2. the rules of the controls -----------------------------------------------------------
 
 
@@ -273,9 +270,8 @@ def test_hit_for_any_label_wherever_the_line_is(impl: str, policy: int) -> None:
     occ, part = a.occ.copy(), a.occ_part.copy()
     assert run(a, [(0, 5, 3, 1, 0), (0, 5, 2, 0, 1)], policy, impl)[0] == [HIT, HIT]
     assert where(a, 0, 5) == 7
-    i = slot(a, 0, 5)
-    assert a.line[OWNER, i] == 0 * NUM_PMG + 1
-    assert a.line[DIRTY, i] == 1
+    assert a.owners(0)[5 % 4, 7] == 0 * NUM_PMG + 1
+    assert a.dirty(0)[5 % 4, 7]
     np.testing.assert_array_equal(a.occ[ALL], occ[ALL])
     np.testing.assert_array_equal(a.occ_part, part)
     assert a.occ[DIRTY_LINES, 0, 1] == 1  # the owner's label, not the writer's
@@ -335,7 +331,7 @@ def test_cmax_lowered_after_warm_up(impl: str, policy: int, seed: int) -> None:
     low = False
     for acc in random_accesses(a, rng, 150, 24):
         before = int(a.occ_part[0, 0])
-        full = bool((a.line[TAG] >= 0).all())
+        full = bool((all_tags(a) >= 0).all())
         (result,), _ = run(a, [acc], policy, impl)
         now = int(a.occ_part[0, 0])
         assert now <= max(before, 3)
@@ -371,7 +367,7 @@ def test_hard_cmax_leaves_unallocated_lines(impl: str, policy: int) -> None:
     set_controls(a, 0, 0, cmax=2, soft=0)
     assert run(a, [(0, x, 0, 0, 0) for x in range(5)], policy, impl)[0] == [ALLOCATED] * 5
     assert a.occ_part[0, 0] == 2
-    assert int((a.line[TAG] < 0).sum()) == 6
+    assert int((all_tags(a) < 0).sum()) == 6
 
 
 @IMPL
@@ -391,7 +387,7 @@ def test_cassoc_caps_lines_per_set(impl: str, policy: int, seed: int, cassoc: in
     set_controls(b, 0, 0, cassoc=cassoc)
     run(b, [(0, x, 0, 0, 0) for x in range(64)], policy, impl)
     assert [owned_in_set(b, 0, s, 0) for s in range(4)] == [cassoc] * 4
-    assert int((b.line[TAG] < 0).sum()) == 4 * (8 - cassoc)
+    assert int((all_tags(b) < 0).sum()) == 4 * (8 - cassoc)
 
 
 @IMPL
@@ -407,10 +403,10 @@ def test_victims_follow_table_5_1(impl: str, policy: int) -> None:
     run(a, [(0, 2, 1, 0, 0)], policy, impl)  # the most recently used line
     # 0: the unallocated way, though a line over CMAX is there.
     assert run(a, [(0, 10, 3, 0, 0)], policy, impl)[0] == [ALLOCATED]
-    assert sorted(a.line[TAG].tolist()) == [0, 1, 2, 10]
+    assert sorted(all_tags(a).tolist()) == [0, 1, 2, 10]
     # 2: the line over CMAX, though partition 0's lines are the least recently used.
     run(a, [(0, 11, 3, 0, 0)], policy, impl)
-    assert sorted(a.line[TAG].tolist()) == [0, 1, 10, 11]
+    assert sorted(all_tags(a).tolist()) == [0, 1, 10, 11]
     # 3: partition 3's own lines, between CMIN and CMAX; partition 0's stay.
     for x in range(12, 20):
         run(a, [(0, x, 3, 0, 0)], policy, impl)
@@ -431,7 +427,7 @@ def test_dirty_eviction_reports_line_and_owner() -> None:
     ev = np.zeros(2, dtype=np.int64)
 
     def access(addr: int, partid: int, pmg: int, write: bool) -> int:
-        result = cache_access(a.line, a.inst, a.occ, a.occ_part, a.ctl, a.num_pmg, 0, addr,
+        result = cache_access(a.sets, a.inst, a.occ, a.occ_part, a.ctl, a.num_pmg, 0, addr,
                               partid, pmg, write, LRU, ev)  # fmt: skip
         return int(result)
 
@@ -479,10 +475,16 @@ def test_not_allocated_when_no_way_is_allowed(impl: str, limits: bool) -> None:
     assert a.inst[0, LIMITS] == int(limits)
     run(a, [(0, x, 1, 0, 1) for x in range(8)], LRU, impl)
     set_controls(a, 0, 0, mask=0)
-    line, occ, part = a.line.copy(), a.occ.copy(), a.occ_part.copy()
+    sets, occ, part = a.sets.copy(), a.occ.copy(), a.occ_part.copy()
     assert run(a, [(0, 100, 0, 0, 1), (0, 3, 0, 0, 0)], LRU, impl)[0] == [NOT_ALLOCATED, HIT]
-    line[META, slot(a, 0, 3)] = a.inst[0, STAMP]  # the hit made line 3 the most recent
-    np.testing.assert_array_equal(a.line, line)
+    # Both accesses advanced their sets' clocks, and the hit made line 3 the most recent.
+    b = copy.deepcopy(a)
+    b.sets[:] = sets
+    b.records(0)[100 % 4, CLOCK] += 1
+    b.records(0)[3 % 4, CLOCK] += 1
+    state = b.records(0)[3 % 4, TAGS + 8 + where(a, 0, 3) :][:1]  # 8 ways: tags, then states
+    state[0] = (int(state[0]) & ~0xFFFF_FFFF) | int(b.records(0)[3 % 4, CLOCK])
+    np.testing.assert_array_equal(a.sets, b.sets)
     np.testing.assert_array_equal(a.occ, occ)
     np.testing.assert_array_equal(a.occ_part, part)
 
@@ -498,6 +500,30 @@ def test_not_allocated_when_limits_leave_no_way(impl: str) -> None:
     set_controls(a, 0, 1, mask=0b1111 & ~(1 << where(a, 0, 2)))
     assert run(a, [(0, 3, 1, 0, 0)], LRU, impl)[0] == [NOT_ALLOCATED]
     assert a.occ_part[0].tolist() == [0, 1, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ((2, 5, 0, 0, 0), "access 1: instance 2 is outside 0..1"),
+        ((0, -5, 0, 0, 0), "access 1: line address -5 is negative"),
+        ((0, 5, 4, 0, 0), "access 1: PARTID 4 is outside 0..3"),
+        ((1, 5, 0, -1, 0), "access 1: PMG -1 is outside 0..1"),
+    ],
+)
+def test_access_lines_refuses_a_bad_batch_whole(bad: Access, message: str) -> None:
+    """The checked front names the first access the kernel cannot take, and the accesses
+    before it do not happen either."""
+    a = fresh()
+    run(a, [(0, x, 1, 0, 1) for x in range(6)])
+    before = copy.deepcopy(a)
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        run(a, [(0, 40, 2, 1, 1), bad, (0, 41, 2, 1, 0)])
+    for name in ("sets", "occ", "occ_part"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(before, name), err_msg=name)
+    with pytest.raises(ValueError, match=r"^pmgs has 1 entries, lines has 2$"):
+        i, x, p, _, w = columns([(0, 1, 0, 0, 0), (0, 2, 0, 0, 0)])
+        access_lines(a, i, x, p, np.zeros(1, dtype=np.int64), w)
 
 
 # -- 3. portion bitmaps to ways -------------------------------------------------------------
@@ -667,13 +693,13 @@ def test_csu_bytes_counts_owned_lines(seed: int, scale: int) -> None:
                 for xcl in (False, True):
                     expect = 0
                     if (partid is None or partid < NUM_PARTID) and (pmg is None or pmg < NUM_PMG):
-                        for k in inst_lines(a, inst):
-                            label = int(a.line[OWNER, k])
+                        owners, dirty = a.owners(inst).ravel(), a.dirty(inst).ravel()
+                        for label, d in zip(owners.tolist(), dirty.tolist(), strict=True):
                             expect += int(
-                                a.line[TAG, k] >= 0
+                                label >= 0
                                 and (partid is None or label // NUM_PMG == partid)
                                 and (pmg is None or label % NUM_PMG == pmg)
-                                and (not xcl or a.line[DIRTY, k] == 1)
+                                and (not xcl or d)
                             )
                     line_bytes = GEOMETRY[inst][2]
                     assert view.csu_bytes(partid, pmg, xcl) == expect * line_bytes * scale, (

@@ -15,6 +15,9 @@ controls the MSC holds for the requester's PARTID (IHI0099 chapter 5; reference 
   under their CMIN; within a priority the replacement policy chooses (LRU, or SRRIP with
   2-bit re-reference predictions).
 
+Each set is one record of machine words (its clock, its dirty ways, a tag per way, a state
+word per way), so a lookup and a fill touch one short run of memory: the simulated caches
+are bigger than the host's, and host cache misses, not instructions, set the pace.
 Occupancy is counted per instance and label as lines are filled and evicted, so a CSU
 monitor's read is a lookup, not a scan. Private caches have no MSC: their controls stay
 unrestricted. Controls are decoded from the MSC's PARTID-indexed MPAMCFG arrays at each
@@ -37,6 +40,7 @@ from mpam.hw.regmap import field
 
 __all__ = [
     "ALLOCATED",
+    "CLOCK_LIMIT",
     "HIT",
     "LRU",
     "NOT_ALLOCATED",
@@ -49,7 +53,10 @@ __all__ = [
     "cache_access",
     "cache_fill",
     "cache_lookup",
+    "cache_touch",
     "decode_controls",
+    "record_words",
+    "set_base",
     "way_masks",
 ]
 
@@ -68,29 +75,43 @@ _CMIN = field("MPAMCFG_CMIN", "CMIN")
 _CASSOC = field("MPAMCFG_CASSOC", "CASSOC")
 
 
-# Rows of the packed arrays the kernels take (few arrays: each array argument of a kernel
-# call is passed as several machine words, and a lookup is a handful of instructions).
-TAG, META, OWNER, DIRTY = range(4)  # per line
-SETS, WAYS, OFF, STAMP, LIMITS = range(5)  # per instance
+# A set's record in `CacheArrays.sets`: its LRU clock, its dirty ways (bit w: way w), then
+# the tag of each way (line address, -1 when invalid), then the state of each way: the
+# owner's PARTID in bits 40-55 and PMG in bits 32-39 (their own fields, so that no
+# division recovers the PARTID), the policy's meta in the low half (LRU: the set's clock
+# at the last access; SRRIP: the re-reference prediction). An invalid way's state is 0,
+# and valid LRU stamps start at 1, so the least recent allowed way of a set is also its
+# first invalid one when it has any.
+CLOCK, DIRTY_WAYS, TAGS = range(3)
+SETS, WAYS, OFF, LIMITS = range(4)  # per instance; OFF: where its set 0's record starts
 WAY_MASK, CMAX, CMAX_SOFT, CMIN, CASSOC = range(5)  # per (instance, PARTID)
 ALL, DIRTY_LINES = range(2)  # occupancy per (instance, label)
+
+_META = 0xFFFF_FFFF
+_PMG_SHIFT, _PARTID_SHIFT = 32, 40
+#: a set's clock is renumbered (stamps replaced by their ranks) when it reaches this
+CLOCK_LIMIT = 1 << 31
+_NEVER = 1 << 40  # above any stamp: the meta of a way a fill may not take
+
+
+def record_words(ways: int) -> int:
+    """Words of one set's record."""
+    return TAGS + 2 * ways
 
 
 @dataclass
 class CacheArrays:
     """The state and controls of every cache instance, packed for the kernels.
 
-    `line` rows are indexed by `off + set * ways + way` (tag: the line address or -1;
-    meta: LRU stamp or SRRIP prediction; owner: label PARTID * num_pmg + PMG, or -1;
-    dirty). `inst` has each instance's sets, ways, offset, LRU clock and whether any
-    capacity limit (CMAX, CMIN, CASSOC) is set, since victims are then chosen by
-    Table 5-1's priorities instead of by the policy alone; `occ` counts
-    lines per (instance, label), all and dirty; `occ_part` per (instance, PARTID); `ctl`
-    holds the controls per (instance, PARTID): allowed ways (bit w = way w), CMAX and
-    CMIN in lines, SOFTLIM, CASSOC in ways per set.
+    `sets` holds every set's record (see CLOCK, DIRTY_WAYS, TAGS above); `inst` each
+    instance's sets, ways, first record and whether any capacity limit (CMAX, CMIN,
+    CASSOC) is set, since victims are then chosen by Table 5-1's priorities instead of by
+    the policy alone; `occ` counts lines per (instance, label), all and dirty; `occ_part`
+    per (instance, PARTID); `ctl` holds the controls per (instance, PARTID): allowed ways
+    (bit w = way w), CMAX and CMIN in lines, SOFTLIM, CASSOC in ways per set.
     """
 
-    line: NDArray[np.int64]
+    sets: NDArray[np.int64]
     inst: NDArray[np.int64]
     occ: NDArray[np.int64]
     occ_part: NDArray[np.int64]
@@ -103,16 +124,18 @@ class CacheArrays:
         cls, geometry: list[tuple[int, int, int]], num_partid: int, num_pmg: int
     ) -> CacheArrays:
         """Empty caches of (sets, ways, line bytes) each, all controls unrestricted."""
+        if num_partid > 1 << 16 or num_pmg > 1 << 8:
+            raise ValueError("PARTIDs are 16 bits and PMGs 8 bits wide")
         n = len(geometry)
-        inst = np.zeros((n, 5), dtype=np.int64)
+        inst = np.zeros((n, 4), dtype=np.int64)
         for i, (sets, ways, _) in enumerate(geometry):
             if ways > 62:
                 raise ValueError("caches of more than 62 ways are not modelled")
             inst[i, SETS], inst[i, WAYS] = sets, ways
-        sizes = inst[:, SETS] * inst[:, WAYS]
+        sizes = inst[:, SETS] * (TAGS + 2 * inst[:, WAYS])
         inst[:, OFF] = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
         arrays = cls(
-            line=np.zeros((4, int(sizes.sum())), dtype=np.int64),
+            sets=np.zeros(int(sizes.sum()), dtype=np.int64),
             inst=inst,
             occ=np.zeros((2, n, num_partid * num_pmg), dtype=np.int64),
             occ_part=np.zeros((n, num_partid), dtype=np.int64),
@@ -143,13 +166,40 @@ class CacheArrays:
         """Lines of instance `inst`."""
         return int(self.inst[inst, SETS] * self.inst[inst, WAYS])
 
+    def records(self, inst: int) -> NDArray[np.int64]:
+        """Instance `inst`'s set records, one row per set (a view: writes go through)."""
+        sets, ways, off = (int(v) for v in self.inst[inst, [SETS, WAYS, OFF]])
+        return self.sets[off : off + sets * record_words(ways)].reshape(sets, -1)
+
+    def tags(self, inst: int) -> NDArray[np.int64]:
+        """Line address per (set, way) of `inst`, -1 where invalid (a view)."""
+        return self.records(inst)[:, TAGS : TAGS + int(self.inst[inst, WAYS])]
+
+    def owners(self, inst: int) -> NDArray[np.int64]:
+        """Owner label (PARTID * num_pmg + PMG) per (set, way) of `inst`, -1 where invalid."""
+        ways = int(self.inst[inst, WAYS])
+        state = self.records(inst)[:, TAGS + ways :]
+        label = (state >> _PARTID_SHIFT) * self.num_pmg + ((state >> _PMG_SHIFT) & 0xFF)
+        return np.where(self.tags(inst) >= 0, label, -1)
+
+    def metas(self, inst: int) -> NDArray[np.int64]:
+        """The policy's meta per (set, way) of `inst`: LRU stamp or SRRIP prediction."""
+        ways = int(self.inst[inst, WAYS])
+        return self.records(inst)[:, TAGS + ways :] & _META
+
+    def dirty(self, inst: int) -> NDArray[np.bool_]:
+        """Whether each (set, way) of `inst` holds a dirty line."""
+        ways = np.arange(int(self.inst[inst, WAYS]), dtype=np.int64)
+        dirty: NDArray[np.bool_] = (
+            self.records(inst)[:, DIRTY_WAYS : DIRTY_WAYS + 1] >> ways
+        ) & 1 == 1
+        return dirty
+
     def invalidate(self) -> None:
         """Every line invalid, every count zero (the caches at power-on)."""
-        self.line[TAG] = -1
-        self.line[META] = 0
-        self.line[OWNER] = -1
-        self.line[DIRTY] = 0
-        self.inst[:, STAMP] = 0
+        self.sets[:] = 0
+        for i in range(len(self.inst)):
+            self.tags(i)[:] = -1
         self.occ[:] = 0
         self.occ_part[:] = 0
 
@@ -254,87 +304,131 @@ class CacheView:
 
 @njit
 def set_base(inst_tab: NDArray[np.int64], inst: int, addr: int) -> int:
-    """Index in `line` of way 0 of the set `addr` maps to. Set counts are nearly always
-    powers of two, and a mask is an order of magnitude cheaper than a division."""
+    """Index in `sets` of the record of the set `addr` maps to. Set counts are nearly
+    always powers of two, and a mask is an order of magnitude cheaper than a division."""
     sets = inst_tab[inst, SETS]
     index = addr & (sets - 1) if sets & (sets - 1) == 0 else addr % sets
-    return int(inst_tab[inst, OFF] + index * inst_tab[inst, WAYS])
+    return int(inst_tab[inst, OFF] + index * (TAGS + 2 * inst_tab[inst, WAYS]))
 
 
 @njit
-def _priority(
-    line: NDArray[np.int64],
-    occ_part: NDArray[np.int64],
-    ctl: NDArray[np.int64],
-    inst: int,
-    i: int,
-    num_pmg: int,
-) -> int:
-    """Victim priority of line `i` (Table 5-1; lower goes first)."""
-    if line[TAG, i] < 0:
-        return 0
-    q = line[OWNER, i] // num_pmg
-    if occ_part[inst, q] > ctl[CMAX, inst, q]:
-        return 2
-    if occ_part[inst, q] <= ctl[CMIN, inst, q]:
-        return 4
-    return 3
+def _at(i: int) -> np.uint64:
+    """Index `i` (never negative) as an unsigned number: Numba wraps negative indices
+    around, and that test in every iteration keeps the way loops from being vectorized."""
+    return np.uint64(i)
+
+
+@njit
+def _clock(sets: NDArray[np.int64], r: int, ways: int) -> int:
+    """Advance the LRU clock of the set at `r` and return it. At CLOCK_LIMIT the stamps are
+    renumbered by rank (1 for the least recent), which keeps their order and the state
+    word's low half wide enough however long a set lives."""
+    now = sets[r + CLOCK] + 1
+    if now >= CLOCK_LIMIT:
+        # Selection by increasing stamp; a ranked way is marked by CLOCK_LIMIT + rank.
+        state = r + TAGS + ways
+        now = 1
+        while True:
+            w, best = -1, 0
+            for v in range(ways):
+                m = sets[state + v] & _META
+                if sets[r + TAGS + v] >= 0 and m < CLOCK_LIMIT and (w < 0 or m < best):
+                    w, best = v, m
+            if w < 0:
+                break
+            sets[state + w] = (sets[state + w] & ~_META) | (CLOCK_LIMIT + now)
+            now += 1
+        for v in range(ways):
+            if sets[r + TAGS + v] >= 0:
+                sets[state + v] -= CLOCK_LIMIT
+    sets[r + CLOCK] = now
+    return int(now)
+
+
+@njit
+def _owner(word: int, num_pmg: int) -> tuple[int, int]:
+    """(PARTID, label) of the line whose state word is `word`."""
+    partid = word >> _PARTID_SHIFT
+    return partid, partid * num_pmg + ((word >> _PMG_SHIFT) & 0xFF)
+
+
+@njit
+def _age(sets: NDArray[np.int64], state: int, w: int, by: int) -> None:
+    """SRRIP: raise way `w`'s re-reference prediction by `by`."""
+    sets[state + w] += by
 
 
 @njit
 def _victim(
-    line: NDArray[np.int64],
+    sets: NDArray[np.int64],
     occ_part: NDArray[np.int64],
     ctl: NDArray[np.int64],
     inst: int,
-    base: int,
+    r: int,
     ways: int,
     candidates: int,
-    num_pmg: int,
     policy: int,
 ) -> int:
-    """The way to replace among `candidates` (a way bitmask): lowest Table 5-1 priority
-    first, then the replacement policy; -1 when there is no candidate."""
-    best_prio = 5
+    """The way to replace among `candidates` (a way bitmask) by Table 5-1's priorities:
+    unallocated lines first, then lines of partitions over their CMAX, then those between
+    CMIN and CMAX, and last those at or under their CMIN; within the first non-empty
+    class, the replacement policy chooses. -1 when there is no candidate."""
+    state = r + TAGS + ways
+    unallocated = over = between = under = 0
     for w in range(ways):
-        if (candidates >> w) & 1:
-            prio = _priority(line, occ_part, ctl, inst, base + w, num_pmg)
-            if prio == 0:
-                return w  # the first unallocated way
-            best_prio = min(best_prio, prio)
-    if best_prio == 5:
-        return -1
-    while True:
-        victim = -1
-        best = 0
-        for w in range(ways):
-            if not (candidates >> w) & 1:
-                continue
-            i = base + w
-            if _priority(line, occ_part, ctl, inst, i, num_pmg) != best_prio:
-                continue
-            m = line[META, i]
-            if policy == LRU:
-                if victim < 0 or m < best:
-                    victim, best = w, m
-            elif m >= _RRPV_MAX:
-                return w
-            elif victim < 0 or m > best:
-                victim, best = w, m
-        if policy == LRU:
-            return victim
-        # SRRIP: age this priority's lines until one is predicted re-referenced last.
-        for w in range(ways):
-            i = base + w
-            if (candidates >> w) & 1 and _priority(
-                line, occ_part, ctl, inst, i, num_pmg
-            ) == best_prio:
-                line[META, i] += _RRPV_MAX - best
+        bit = 1 << w
+        if not candidates & bit:
+            continue
+        if sets[r + TAGS + w] < 0:
+            unallocated |= bit
+            continue
+        q = sets[state + w] >> _PARTID_SHIFT
+        if occ_part[inst, q] > ctl[CMAX, inst, q]:
+            over |= bit
+        elif occ_part[inst, q] <= ctl[CMIN, inst, q]:
+            under |= bit
+        else:
+            between |= bit
+    pool = unallocated or over or between or under
+    return _policy_victim(sets, r, ways, pool, policy)
+
+
+@njit
+def _policy_victim(sets: NDArray[np.int64], r: int, ways: int, candidates: int, policy: int) -> int:
+    """The way to replace among `candidates` when no capacity limit applies: the first
+    invalid one, else the policy's choice; -1 when there is no candidate.
+
+    For LRU this is one branch-free minimum: invalid ways have meta 0, below every stamp,
+    and ways outside `candidates` count as _NEVER."""
+    state = r + TAGS + ways
+    if policy == LRU:
+        w = -1
+        best = _NEVER
+        for v in range(ways):
+            m = sets[_at(state + v)] & _META if (candidates >> v) & 1 else _NEVER
+            if m < best:
+                w, best = v, m
+        return w
+    w = -1
+    best = 0
+    for v in range(ways):
+        if not (candidates >> v) & 1:
+            continue
+        if sets[r + TAGS + v] < 0:
+            return v
+        m = sets[state + v] & _META
+        if w < 0 or m > best:
+            w, best = v, m
+    if w >= 0 and best < _RRPV_MAX:
+        for v in range(ways):
+            if (candidates >> v) & 1:
+                _age(sets, state, v, _RRPV_MAX - best)
+    return w
 
 
 @njit
 def cache_fill(
-    line: NDArray[np.int64],
+    sets: NDArray[np.int64],
     inst_tab: NDArray[np.int64],
     occ: NDArray[np.int64],
     occ_part: NDArray[np.int64],
@@ -348,111 +442,124 @@ def cache_fill(
     policy: int,
     evicted: NDArray[np.int64],
 ) -> int:
-    """The miss half of `cache_access`: allocate `addr` if the controls allow."""
+    """The miss half of `cache_access`, for a caller that knows `addr` is not cached:
+    allocate it if the controls allow. Returns its tag's index in `sets`, or -1."""
+    evicted[0] = -1
     ways = inst_tab[inst, WAYS]
-    base = set_base(inst_tab, inst, addr)
+    r = set_base(inst_tab, inst, addr)
+    now = _clock(sets, r, ways) if policy == LRU else 0
     candidates = ctl[WAY_MASK, inst, partid]
     if not inst_tab[inst, LIMITS]:
-        # No capacity limits: the first unallocated allowed way, else the policy's choice.
-        w = -1
-        best = 0
+        w = _policy_victim(sets, r, ways, candidates, policy)
+    else:
+        state = r + TAGS + ways
+        own = 0
+        in_set = 0
+        invalid = 0
         for v in range(ways):
-            if not (candidates >> v) & 1:
-                continue
-            i = base + v
-            if line[TAG, i] < 0:
-                w = v
-                break
-            m = line[META, i]
-            if policy == LRU:
-                if w < 0 or m < best:
-                    w, best = v, m
-            elif w < 0 or m > best:
-                w, best = v, m
-        if w >= 0 and policy != LRU and line[TAG, base + w] >= 0 and best < _RRPV_MAX:
-            for v in range(ways):
-                if (candidates >> v) & 1:
-                    line[META, base + v] += _RRPV_MAX - best
-        return _install(line, inst_tab, occ, occ_part, num_pmg, inst, base, w, addr,
-                        partid, pmg, write, policy, evicted)  # fmt: skip
-    own = 0
-    in_set = 0
-    invalid = 0
-    for w in range(ways):
-        i = base + w
-        if line[TAG, i] < 0:
-            invalid |= 1 << w
-        elif line[OWNER, i] // num_pmg == partid:
-            own |= 1 << w
-            in_set += 1
-    if in_set >= ctl[CASSOC, inst, partid]:
-        candidates &= own
-    elif occ_part[inst, partid] >= ctl[CMAX, inst, partid]:
-        if ctl[CMAX_SOFT, inst, partid]:
-            candidates &= own | invalid
-        else:
+            if sets[r + TAGS + v] < 0:
+                invalid |= 1 << v
+            elif sets[state + v] >> _PARTID_SHIFT == partid:
+                own |= 1 << v
+                in_set += 1
+        if in_set >= ctl[CASSOC, inst, partid]:
             candidates &= own
-    w = _victim(line, occ_part, ctl, inst, base, ways, candidates, num_pmg, policy)
-    return _install(line, inst_tab, occ, occ_part, num_pmg, inst, base, w, addr, partid,
-                    pmg, write, policy, evicted)  # fmt: skip
+        elif occ_part[inst, partid] >= ctl[CMAX, inst, partid]:
+            if ctl[CMAX_SOFT, inst, partid]:
+                candidates &= own | invalid
+            else:
+                candidates &= own
+        w = _victim(sets, occ_part, ctl, inst, r, ways, candidates, policy)
+    if w < 0:
+        return -1
+    _install(sets, occ, occ_part, num_pmg, inst, r, ways, w, addr, partid, pmg, write,
+             now if policy == LRU else _RRPV_INSERT, evicted)  # fmt: skip
+    return int(r + TAGS + w)
 
 
 @njit
 def _install(
-    line: NDArray[np.int64],
-    inst_tab: NDArray[np.int64],
+    sets: NDArray[np.int64],
     occ: NDArray[np.int64],
     occ_part: NDArray[np.int64],
     num_pmg: int,
     inst: int,
-    base: int,
+    r: int,
+    ways: int,
     w: int,
     addr: int,
     partid: int,
     pmg: int,
     write: bool,
-    policy: int,
+    meta: int,
     evicted: NDArray[np.int64],
-) -> int:
-    """Replace way `w` of the set at `base` (-1: nothing to replace) with `addr`."""
-    if w < 0:
-        return NOT_ALLOCATED
-    i = base + w
-    if line[TAG, i] >= 0:
-        old = line[OWNER, i]
+) -> None:
+    """Replace way `w` of the set at `r` with `addr`, owned by (partid, pmg)."""
+    t = r + TAGS + w
+    bit = np.int64(1) << w
+    if sets[t] >= 0:
+        old_partid, old = _owner(sets[t + ways], num_pmg)
         occ[ALL, inst, old] -= 1
-        occ_part[inst, old // num_pmg] -= 1
-        if line[DIRTY, i]:
+        occ_part[inst, old_partid] -= 1
+        if sets[r + DIRTY_WAYS] & bit:
             occ[DIRTY_LINES, inst, old] -= 1
-            evicted[0] = line[TAG, i]
+            evicted[0] = sets[t]
             evicted[1] = old
     label = partid * num_pmg + pmg
-    line[TAG, i] = addr
-    line[OWNER, i] = label
-    line[DIRTY, i] = 1 if write else 0
-    line[META, i] = inst_tab[inst, STAMP] if policy == LRU else _RRPV_INSERT
+    sets[t] = addr
+    sets[t + ways] = (partid << _PARTID_SHIFT) | (pmg << _PMG_SHIFT) | meta
     occ[ALL, inst, label] += 1
     occ_part[inst, partid] += 1
     if write:
+        sets[r + DIRTY_WAYS] |= bit
         occ[DIRTY_LINES, inst, label] += 1
-    return ALLOCATED
+    else:
+        sets[r + DIRTY_WAYS] &= ~bit
 
 
 @njit
-def cache_lookup(line: NDArray[np.int64], inst_tab: NDArray[np.int64], inst: int, addr: int) -> int:
-    """Where `addr` is held in instance `inst` (its index in `line`), or -1: a lookup that
-    changes nothing, so a caller can ask before committing to an access."""
+def cache_lookup(sets: NDArray[np.int64], inst_tab: NDArray[np.int64], inst: int, addr: int) -> int:
+    """Where `addr` is held in instance `inst` (its tag's index in `sets`), or -1: a lookup
+    that changes nothing, so a caller can ask before committing to an access. The loop has
+    no early exit, so that it compiles to a few vector compares."""
     ways = inst_tab[inst, WAYS]
-    base = set_base(inst_tab, inst, addr)
+    t = set_base(inst_tab, inst, addr) + TAGS
+    found = -1
     for w in range(ways):
-        if line[TAG, base + w] == addr:
-            return int(base + w)
-    return -1
+        if sets[_at(t + w)] == addr:
+            found = t + w
+    return int(found)
+
+
+@njit
+def cache_touch(
+    sets: NDArray[np.int64],
+    inst_tab: NDArray[np.int64],
+    occ: NDArray[np.int64],
+    num_pmg: int,
+    inst: int,
+    addr: int,
+    i: int,
+    write: bool,
+    policy: int,
+) -> None:
+    """The hit half of `cache_access`: the line at tag index `i` (from `cache_lookup`) was
+    referenced, so it becomes the most recent (LRU) or predicted near (SRRIP), and dirty
+    if written. Its owner stays: the spec moves no line to the PARTID that hits it."""
+    ways = inst_tab[inst, WAYS]
+    r = set_base(inst_tab, inst, addr)
+    w = i - r - TAGS
+    meta = _clock(sets, r, ways) if policy == LRU else 0
+    sets[i + ways] = (sets[i + ways] & ~_META) | meta
+    bit = np.int64(1) << w
+    if write and not sets[r + DIRTY_WAYS] & bit:
+        sets[r + DIRTY_WAYS] |= bit
+        occ[DIRTY_LINES, inst, _owner(sets[i + ways], num_pmg)[1]] += 1
 
 
 @njit
 def cache_access(
-    line: NDArray[np.int64],
+    sets: NDArray[np.int64],
     inst_tab: NDArray[np.int64],
     occ: NDArray[np.int64],
     occ_part: NDArray[np.int64],
@@ -472,22 +579,20 @@ def cache_access(
     and label are stored in evicted[0] and evicted[1] (else evicted[0] is -1): the
     write-back the memory channel must carry, labelled with the line's owner.
     """
-    evicted[0] = -1
-    inst_tab[inst, STAMP] += 1
-    i = cache_lookup(line, inst_tab, inst, addr)
+    i = cache_lookup(sets, inst_tab, inst, addr)
     if i >= 0:
-        line[META, i] = inst_tab[inst, STAMP] if policy == LRU else 0
-        if write and not line[DIRTY, i]:
-            line[DIRTY, i] = 1
-            occ[DIRTY_LINES, inst, line[OWNER, i]] += 1
+        evicted[0] = -1
+        cache_touch(sets, inst_tab, occ, num_pmg, inst, addr, i, write, policy)
         return HIT
-    return cache_fill(line, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr, partid, pmg,
-                      write, policy, evicted)  # fmt: skip
+    if cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr, partid, pmg, write,
+                  policy, evicted) < 0:  # fmt: skip
+        return NOT_ALLOCATED
+    return ALLOCATED
 
 
 @kernel
 def _access_lines(
-    line: NDArray[np.int64],
+    sets: NDArray[np.int64],
     inst_tab: NDArray[np.int64],
     occ: NDArray[np.int64],
     occ_part: NDArray[np.int64],
@@ -503,11 +608,48 @@ def _access_lines(
     writebacks: NDArray[np.int64],
     evicted: NDArray[np.int64],
 ) -> None:
+    # The line the previous access left in the cache: byte-address traces touch the same
+    # line several times in a row, and nothing else ran since, so it is still there.
+    last_inst, last_addr, last_i = -1, -1, -1
     for k in range(addrs.shape[0]):
-        results[k] = cache_access(line, inst_tab, occ, occ_part, ctl, num_pmg, insts[k],
-                                  addrs[k], partids[k], pmgs[k], writes[k] != 0, policy,
-                                  evicted)  # fmt: skip
-        writebacks[k] = evicted[0]
+        inst, addr, write = insts[k], addrs[k], writes[k] != 0
+        i = last_i
+        if addr != last_addr or inst != last_inst:
+            i = cache_lookup(sets, inst_tab, inst, addr)
+        writebacks[k] = -1
+        if i >= 0:
+            cache_touch(sets, inst_tab, occ, num_pmg, inst, addr, i, write, policy)
+            results[k] = HIT
+        else:
+            i = cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr, partids[k],
+                           pmgs[k], write, policy, evicted)  # fmt: skip
+            results[k] = ALLOCATED if i >= 0 else NOT_ALLOCATED
+            writebacks[k] = evicted[0]
+        last_inst, last_addr, last_i = inst, addr, i
+
+
+@kernel
+def _first_bad(
+    n_inst: int,
+    num_partid: int,
+    num_pmg: int,
+    insts: NDArray[np.int64],
+    addrs: NDArray[np.int64],
+    partids: NDArray[np.int64],
+    pmgs: NDArray[np.int64],
+) -> tuple[int, int]:
+    """(index, what) of the first access the kernel cannot take, or (-1, 0): one pass over
+    the batch, since the kernel does not check (what: 1 instance, 2 line, 3 PARTID, 4 PMG)."""
+    for k in range(addrs.shape[0]):
+        if insts[k] < 0 or insts[k] >= n_inst:
+            return k, 1
+        if addrs[k] < 0:
+            return k, 2
+        if partids[k] < 0 or partids[k] >= num_partid:
+            return k, 3
+        if pmgs[k] < 0 or pmgs[k] >= num_pmg:
+            return k, 4
+    return -1, 0
 
 
 def access_lines(
@@ -521,28 +663,29 @@ def access_lines(
 ) -> tuple[NDArray[np.int8], NDArray[np.int64]]:
     """Run a batch of accesses; per access its result and the written-back line (-1 none).
 
-    The checked front of the kernel: arrays must agree in length and labels must be in
-    range, since the kernel itself does not look.
+    The checked front of the kernel: arrays must agree in length, instances and labels be
+    in range and line addresses non-negative, since the kernel itself does not look. A
+    batch with a bad access is refused whole, before any access changes the caches.
     """
     n = lines.shape[0]
     for name, arr in (("insts", insts), ("partids", partids), ("pmgs", pmgs), ("writes", writes)):
         if arr.shape[0] != n:
             raise ValueError(f"{name} has {arr.shape[0]} entries, lines has {n}")
-    if n and (int(partids.max()) >= a.num_partid or int(partids.min()) < 0):
-        raise ValueError(f"a PARTID is outside 0..{a.num_partid - 1}")
-    if n and (int(pmgs.max()) >= a.num_pmg or int(pmgs.min()) < 0):
-        raise ValueError(f"a PMG is outside 0..{a.num_pmg - 1}")
-    if n and (int(insts.max()) >= len(a.inst) or int(insts.min()) < 0):
-        raise ValueError("an instance index is out of range")
-    if n and int(lines.min()) < 0:
-        raise ValueError("line addresses are non-negative")
+    i, x, p, g = (np.ascontiguousarray(c, dtype=np.int64) for c in (insts, lines, partids, pmgs))
+    k, what = _first_bad(len(a.inst), a.num_partid, a.num_pmg, i, x, p, g)
+    if k >= 0:
+        reason = {
+            1: f"instance {i[k]} is outside 0..{len(a.inst) - 1}",
+            2: f"line address {x[k]} is negative",
+            3: f"PARTID {p[k]} is outside 0..{a.num_partid - 1}",
+            4: f"PMG {g[k]} is outside 0..{a.num_pmg - 1}",
+        }[what]
+        raise ValueError(f"access {k}: {reason}")
     results = np.empty(n, dtype=np.int8)
     writebacks = np.empty(n, dtype=np.int64)
-    _access_lines(
-        a.line, a.inst, a.occ, a.occ_part, a.ctl, a.num_pmg, insts.astype(np.int64),
-        lines.astype(np.int64), partids.astype(np.int64), pmgs.astype(np.int64),
-        writes.astype(np.uint8), policy, results, writebacks, np.empty(2, dtype=np.int64),
-    )  # fmt: skip
+    _access_lines(a.sets, a.inst, a.occ, a.occ_part, a.ctl, a.num_pmg, i, x, p, g,
+                  np.ascontiguousarray(writes, dtype=np.uint8), policy, results, writebacks,
+                  np.empty(2, dtype=np.int64))  # fmt: skip
     return results, writebacks
 
 
@@ -560,68 +703,96 @@ class ReferenceCache:
         self.a = arrays
         self.policy = policy
 
-    def _priority(self, inst: int, i: int) -> int:
+    def _priority(self, inst: int, owner: int) -> int:
+        """Table 5-1 priority of a line owned by `owner` (-1: unallocated)."""
         a = self.a
-        if a.line[TAG, i] < 0:
+        if owner < 0:
             return 0
-        q = int(a.line[OWNER, i]) // a.num_pmg
+        q = owner // a.num_pmg
         used = a.occ_part[inst, q]
         if used > a.ctl[CMAX, inst, q]:
             return 2
         return 4 if used <= a.ctl[CMIN, inst, q] else 3
 
+    def _tick(self, rec: NDArray[np.int64], tags: list[int], ways: int) -> int:
+        """Advance the set's LRU clock; at CLOCK_LIMIT, stamps become their ranks."""
+        now = int(rec[CLOCK]) + 1
+        if now >= CLOCK_LIMIT:
+            state = rec[TAGS + ways :]
+            valid = [w for w in range(ways) if tags[w] >= 0]
+            order = sorted(valid, key=lambda w: int(state[w]) & _META)
+            for rank, w in enumerate(order, start=1):
+                state[w] = (int(state[w]) & ~_META) | rank
+            now = len(valid) + 1
+        rec[CLOCK] = now
+        return now
+
     def access(self, inst: int, addr: int, partid: int, pmg: int, write: bool) -> tuple[int, int]:
         """(result, written-back line or -1)."""
         a = self.a
-        tag, meta, owner, dirty = a.line
         ways = int(a.inst[inst, WAYS])
-        base = int(a.inst[inst, OFF] + (addr % a.inst[inst, SETS]) * ways)
-        slots = range(base, base + ways)
-        label = partid * a.num_pmg + pmg
-        a.inst[inst, STAMP] += 1
-        now = a.inst[inst, STAMP]
-        for i in slots:
-            if tag[i] == addr:
-                meta[i] = now if self.policy == LRU else 0
-                if write and not dirty[i]:
-                    dirty[i] = 1
-                    a.occ[DIRTY_LINES, inst, owner[i]] += 1
-                return HIT, -1
-        allowed = [i for i in slots if a.ctl[WAY_MASK, inst, partid] >> (i - base) & 1]
-        own = [i for i in slots if tag[i] >= 0 and owner[i] // a.num_pmg == partid]
+        rec = a.records(inst)[addr % int(a.inst[inst, SETS])]
+        tags = [int(t) for t in rec[TAGS : TAGS + ways]]
+        state = rec[TAGS + ways :]
+        owner = [-1] * ways
+        for w in range(ways):
+            if tags[w] >= 0:
+                word = int(state[w])
+                owner[w] = (word >> _PARTID_SHIFT) * a.num_pmg + ((word >> _PMG_SHIFT) & 0xFF)
+        meta = state  # the policy's meta is the low half: see meta_of
+        now = self._tick(rec, tags, ways) if self.policy == LRU else 0
+
+        def meta_of(w: int) -> int:
+            return int(meta[w]) & _META
+
+        def set_meta(w: int, m: int) -> None:
+            meta[w] = (int(meta[w]) & ~_META) | m
+
+        if addr in tags:
+            w = tags.index(addr)
+            set_meta(w, now if self.policy == LRU else 0)
+            if write and not (int(rec[DIRTY_WAYS]) >> w) & 1:
+                rec[DIRTY_WAYS] |= 1 << w
+                a.occ[DIRTY_LINES, inst, owner[w]] += 1
+            return HIT, -1
+        allowed = [w for w in range(ways) if a.ctl[WAY_MASK, inst, partid] >> w & 1]
+        own = [w for w in range(ways) if owner[w] >= 0 and owner[w] // a.num_pmg == partid]
         if len(own) >= a.ctl[CASSOC, inst, partid]:
-            allowed = [i for i in allowed if i in own]
+            allowed = [w for w in allowed if w in own]
         elif a.occ_part[inst, partid] >= a.ctl[CMAX, inst, partid]:
             soft = bool(a.ctl[CMAX_SOFT, inst, partid])
-            allowed = [i for i in allowed if i in own or (soft and tag[i] < 0)]
+            allowed = [w for w in allowed if w in own or (soft and tags[w] < 0)]
         if not allowed:
             return NOT_ALLOCATED, -1
-        prio = min(self._priority(inst, i) for i in allowed)
-        pool = [i for i in allowed if self._priority(inst, i) == prio]
+        prio = min(self._priority(inst, owner[w]) for w in allowed)
+        pool = [w for w in allowed if self._priority(inst, owner[w]) == prio]
         if prio == 0:
             victim = pool[0]
         elif self.policy == LRU:
-            victim = min(pool, key=lambda i: (meta[i], i))
+            victim = min(pool, key=lambda w: (meta_of(w), w))
         else:
-            while not any(meta[i] >= _RRPV_MAX for i in pool):
-                top = max(int(meta[i]) for i in pool)
-                for i in pool:
-                    meta[i] += _RRPV_MAX - top
-            victim = next(i for i in pool if meta[i] >= _RRPV_MAX)
+            while not any(meta_of(w) >= _RRPV_MAX for w in pool):
+                top = max(meta_of(w) for w in pool)
+                for w in pool:
+                    set_meta(w, meta_of(w) + _RRPV_MAX - top)
+            victim = next(w for w in pool if meta_of(w) >= _RRPV_MAX)
         written_back = -1
-        if tag[victim] >= 0:
-            old = int(owner[victim])
+        if tags[victim] >= 0:
+            old = owner[victim]
             a.occ[ALL, inst, old] -= 1
             a.occ_part[inst, old // a.num_pmg] -= 1
-            if dirty[victim]:
+            if (int(rec[DIRTY_WAYS]) >> victim) & 1:
                 a.occ[DIRTY_LINES, inst, old] -= 1
-                written_back = int(tag[victim])
-        tag[victim] = addr
-        owner[victim] = label
-        dirty[victim] = int(write)
-        meta[victim] = now if self.policy == LRU else _RRPV_INSERT
+                written_back = tags[victim]
+        label = partid * a.num_pmg + pmg
+        rec[TAGS + victim] = addr
+        meta_in = now if self.policy == LRU else _RRPV_INSERT
+        state[victim] = (partid << _PARTID_SHIFT) | (pmg << _PMG_SHIFT) | meta_in
+        if write:
+            rec[DIRTY_WAYS] |= 1 << victim
+            a.occ[DIRTY_LINES, inst, label] += 1
+        else:
+            rec[DIRTY_WAYS] &= ~(1 << victim)
         a.occ[ALL, inst, label] += 1
         a.occ_part[inst, partid] += 1
-        if write:
-            a.occ[DIRTY_LINES, inst, label] += 1
         return ALLOCATED, written_back

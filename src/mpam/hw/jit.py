@@ -25,7 +25,7 @@ def njit(fn: F) -> F:
     inline it. No Numba runtime (NRT): helpers and kernels allocate nothing, their
     callers pass every array in, so calls pass arrays without reference counting (two
     atomic operations per array per call, otherwise)."""
-    return cast(F, numba.njit(**_OPTIONS)(fn))
+    return cast(F, numba.njit(inline="always", **_OPTIONS)(fn))
 
 
 def kernel(fn: F) -> F:

@@ -110,6 +110,7 @@ class MemorySystem:
         self.channels = ChannelArrays.build(peaks, latencies, self.num_partid)
         self.cache_bindings: list[Binding] = []
         self.channel_bindings: list[Binding] = []
+        self._decoded: dict[int, bytes] = {}
         self._bind(hw)
 
     def _bind(self, hw: Hardware) -> None:
@@ -137,11 +138,25 @@ class MemorySystem:
         return self.instances[(name, instance, slice_)]
 
     def refresh(self) -> None:
-        """Decode every bound RIS's controls from its registers' arrays."""
+        """Decode every bound RIS's controls from its registers' arrays, where they changed
+        since the last refresh (software reprograms an MSC rarely; this runs every tick)."""
         for b in self.cache_bindings:
-            decode_controls(self.caches, b.index, b.msc, b.ris, self.num_partid)
+            if self._changed(b):
+                decode_controls(self.caches, b.index, b.msc, b.ris, self.num_partid)
         for b in self.channel_bindings:
-            decode_mbw_controls(self.channels, b.index, b.msc, b.ris, self.num_partid)
+            if self._changed(b):
+                decode_mbw_controls(self.channels, b.index, b.msc, b.ris, self.num_partid)
+
+    def _changed(self, b: Binding) -> bool:
+        """Whether what decoding reads (the RIS's MPAMCFG arrays, the PARTID range and the
+        narrowing table) differs from the last look, remembered by binding."""
+        cfg = b.ris.cfg
+        key = b"".join(cfg[name].tobytes() for name in sorted(cfg))
+        key += b.msc.intpartid.tobytes() + b.msc.partid_max.to_bytes(4, "little")
+        if self._decoded.get(id(b)) == key:
+            return False
+        self._decoded[id(b)] = key
+        return True
 
     def count(self, traffic: NDArray[np.int64]) -> None:
         """Feed one tick's bytes, shaped (channel, PARTID, PMG, read/write), to the MBWU

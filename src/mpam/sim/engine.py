@@ -143,7 +143,7 @@ class Engine:
             np.zeros((ncpu, nch)),
             np.zeros((4, nch)),
             np.zeros((4, npart)),
-            np.zeros(2, dtype=np.int64),
+            np.zeros(2 + self.mem.path_base.shape[1], dtype=np.int64),
         )
 
     # -- workloads ---------------------------------------------------------------------
@@ -261,7 +261,7 @@ class Engine:
             traffic = np.zeros_like(self.traffic_total)
             c, ch = self.mem.caches, self.mem.channels
             run_tick(
-                c.line, c.inst, c.occ, c.occ_part, c.ctl, c.num_pmg, self.policy,
+                c.sets, c.inst, c.occ, c.occ_part, c.ctl, c.num_pmg, self.policy,
                 self.mem.path_base, self.mem.path_slices,
                 self.mem.l1i_base, self.mem.latency_cycles / self.mem.frequency_ghz,
                 ch.peak, ch.latency, ch.max_frac, ch.min_frac, ch.pbm_frac, ch.weight,

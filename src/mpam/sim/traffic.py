@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from mpam.hw.cache import HIT, NOT_ALLOCATED, cache_access, cache_lookup
+from mpam.hw.cache import HIT, cache_access, cache_fill, cache_lookup, cache_touch
 from mpam.hw.jit import kernel, njit
 from mpam.hw.memory import arbitrate, loaded_latency
 
@@ -91,7 +91,7 @@ def _generate(
     flags = 0
     if kind == _STREAM:
         off = cur
-        wl_i[s, _CURSOR] = (cur + 1) % n
+        wl_i[s, _CURSOR] = cur + 1 if cur + 1 < n else 0
     elif kind == _STRIDED:
         off = cur
         wl_i[s, _CURSOR] = (cur + wl_i[s, _STRIDE_]) % n
@@ -133,6 +133,13 @@ def _hash(line: int) -> int:
 
 
 @njit
+def _pick(h: int, n: int) -> int:
+    """One of `n` slices or channels for hash `h` (>= 0): a mask when `n` is a power of two,
+    as it nearly always is, since a division costs an order of magnitude more."""
+    return h & (n - 1) if n & (n - 1) == 0 else h % n
+
+
+@njit
 def _instance(
     path_base: NDArray[np.int64],
     path_slices: NDArray[np.int64],
@@ -145,7 +152,7 @@ def _instance(
     """The cache instance (slice included) CPU `c` reaches at level `lv`, -1 if none:
     instruction fetches use the L1I where there is one."""
     b = l1i_base[c] if (lv == 0 and instr and l1i_base[c] >= 0) else path_base[c, lv]
-    return -1 if b < 0 else b + (h % path_slices[c, lv])
+    return -1 if b < 0 else b + _pick(h, path_slices[c, lv])
 
 
 @njit
@@ -161,7 +168,7 @@ def _write_back(
     """Send the dirty line a fill evicted (if any) to its channel, labelled with its owner."""
     if evicted[0] < 0:
         return
-    ch = ch_first + (_hash(evicted[0]) >> 8) % ch_count
+    ch = ch_first + _pick(_hash(evicted[0]) >> 8, ch_count)
     p, g = evicted[1] // num_pmg, evicted[1] % num_pmg
     traffic[ch, p, g, _WRITE] += line_bytes
     served[ch, p] += line_bytes
@@ -170,7 +177,7 @@ def _write_back(
 @kernel
 def run_tick(
     # caches (see mpam.hw.cache.CacheArrays)
-    line: NDArray[np.int64],
+    sets: NDArray[np.int64],
     inst_tab: NDArray[np.int64],
     occ: NDArray[np.int64],
     occ_part: NDArray[np.int64],
@@ -216,13 +223,15 @@ def run_tick(
     scratch_cpu_ch: NDArray[np.float64],
     scratch_ch: NDArray[np.float64],
     scratch_p: NDArray[np.float64],
-    evicted: NDArray[np.int64],
+    scratch_i: NDArray[np.int64],
 ) -> None:
     """Advance every CPU through [t_start, t_start + tick_ns); see the module docstring.
 
     `cpu_t` holds each CPU's own clock (a reference may end past a step's end; the excess
     is carried). `traffic` (channel, PARTID, PMG, read/write) and `stats` accumulate.
-    Scratch arrays: (3, channels, PARTIDs), (CPUs, channels), (4, channels), (4, PARTIDs).
+    Scratch arrays: (3, channels, PARTIDs), (CPUs, channels), (4, channels), (4, PARTIDs),
+    and 2 + levels integers: the line a fill evicted (address, label), then the instance
+    each level of the current reference's path reaches.
     """
     n_cpu = cpu_i.shape[0]
     n_ch = peak.shape[0]
@@ -267,6 +276,8 @@ def run_tick(
             blocked = -1
             cpi, ipr, mlp = wl_f[s, _CPI], wl_f[s, _IPR], wl_f[s, _MLP]
             base_ns = cpi * ipr / freq_ghz * sample
+            # counted here and added to `stats` once the CPU's step is done
+            refs = l1_misses = llc_refs = llc_misses = lines_read = lines_written = 0
             while t < t1:
                 if wl_i[s, _HASP]:
                     addr, flags = wl_i[s, _PLINE], wl_i[s, _PFLAGS]
@@ -280,13 +291,17 @@ def run_tick(
                 # Would this reference need the memory channel? Look before touching
                 # anything, so that a reference refused bandwidth changes no state.
                 served_at = n_levels  # level that hits; n_levels = memory
+                hit_inst, hit_i = -1, -1
                 for lv in range(n_levels):
                     inst = _instance(path_base, path_slices, l1i_base, c, lv, instr, h)
-                    if inst >= 0 and cache_lookup(line, inst_tab, inst, addr) >= 0:
-                        served_at = lv
-                        break
+                    scratch_i[2 + lv] = inst
+                    if inst >= 0:
+                        hit_i = cache_lookup(sets, inst_tab, inst, addr)
+                        if hit_i >= 0:
+                            served_at, hit_inst = lv, inst
+                            break
                 need_memory = served_at == n_levels
-                ch = ch_first + (h >> 8) % ch_count
+                ch = ch_first + _pick(h >> 8, ch_count)
                 if need_memory:
                     if grant_cpu[c, ch] >= line_bytes:
                         grant_cpu[c, ch] -= line_bytes
@@ -310,48 +325,52 @@ def run_tick(
                         blocked = ch
                         break
                 wl_i[s, _HASP] = 0
-                stats[s, _REFS] += sample
-                stats[s, _INSTR] += ipr * sample
+                refs += 1
                 cost = base_ns
                 if served_at > 0:
-                    stats[s, _L1M] += sample
+                    l1_misses += 1
                 if served_at >= n_levels - 1 and n_levels > 1:
-                    stats[s, _LLCR] += sample
-                # Fill the levels that missed (inner ones) and write through to the last.
+                    llc_refs += 1
+                # The level that hit makes the line its most recent (and dirty, if it is
+                # the last and this is a write); the levels that missed (inner ones) fill
+                # it, and a write goes through to the last.
                 last = n_levels - 1
+                if hit_inst >= 0:
+                    cache_touch(sets, inst_tab, occ, num_pmg, hit_inst, addr, hit_i,
+                                write and served_at == last, policy)  # fmt: skip
                 for lv in range(min(served_at, n_levels)):
-                    inst = _instance(path_base, path_slices, l1i_base, c, lv, instr, h)
+                    inst = scratch_i[2 + lv]
                     if inst < 0:
                         continue
-                    r = cache_access(line, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr,
-                                     partid, pmg, write and lv == last, policy,
-                                     evicted)  # fmt: skip
+                    i = cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr,
+                                   partid, pmg, write and lv == last, policy,
+                                   scratch_i)  # fmt: skip
                     if lv == last:
-                        _write_back(traffic, served, evicted, ch_first, ch_count, num_pmg,
+                        _write_back(traffic, served, scratch_i, ch_first, ch_count, num_pmg,
                                     line_bytes)  # fmt: skip
-                    if lv == last and r == NOT_ALLOCATED and write:
+                    if lv == last and i < 0 and write:
                         traffic[ch, partid, pmg, _WRITE] += line_bytes
-                        stats[s, _WB] += line_bytes
+                        lines_written += 1
                         served[ch, partid] += line_bytes
                 if write and not need_memory and served_at < last:
                     # a write hit in an inner level still dirties the last level's line
                     b = path_base[c, last]
                     if b >= 0:
-                        inst = b + (h % path_slices[c, last])
-                        r = cache_access(line, inst_tab, occ, occ_part, ctl, num_pmg, inst,
-                                         addr, partid, pmg, True, policy, evicted)  # fmt: skip
+                        inst = b + _pick(h, path_slices[c, last])
+                        r = cache_access(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst,
+                                         addr, partid, pmg, True, policy, scratch_i)  # fmt: skip
                         if r != HIT:
                             # the line had left the last level: read it back for ownership
                             traffic[ch, partid, pmg, _READ] += line_bytes
-                            stats[s, _RB] += line_bytes
+                            lines_read += 1
                             served[ch, partid] += line_bytes
                             moved[ch - ch_first] += line_bytes
-                        _write_back(traffic, served, evicted, ch_first, ch_count, num_pmg,
+                        _write_back(traffic, served, scratch_i, ch_first, ch_count, num_pmg,
                                     line_bytes)  # fmt: skip
                 if need_memory:
-                    stats[s, _LLCM] += sample
+                    llc_misses += 1
                     traffic[ch, partid, pmg, _READ] += line_bytes
-                    stats[s, _RB] += line_bytes
+                    lines_read += 1
                     served[ch, partid] += line_bytes
                     moved[ch - ch_first] += line_bytes
                     if not write:
@@ -359,6 +378,13 @@ def run_tick(
                 elif served_at > 0 and not write:
                     cost += level_ns[served_at] / mlp * sample
                 t += cost
+            stats[s, _REFS] += refs * sample
+            stats[s, _INSTR] += refs * ipr * sample
+            stats[s, _L1M] += l1_misses * sample
+            stats[s, _LLCR] += llc_refs * sample
+            stats[s, _LLCM] += llc_misses * sample
+            stats[s, _RB] += lines_read * line_bytes
+            stats[s, _WB] += lines_written * line_bytes
             if blocked >= 0:
                 stats[s, _STALL] += t1 - t
                 active = t - t_begin
