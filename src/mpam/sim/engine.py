@@ -143,7 +143,7 @@ class Engine:
             np.zeros((ncpu, nch)),
             np.zeros((4, nch)),
             np.zeros((4, npart)),
-            np.zeros(2 + self.mem.path_base.shape[1], dtype=np.int64),
+            np.zeros(2 + 2 * self.mem.path_base.shape[1], dtype=np.int64),
         )
 
     # -- workloads ---------------------------------------------------------------------

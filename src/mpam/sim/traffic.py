@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from mpam.hw.cache import HIT, cache_access, cache_fill, cache_lookup, cache_touch
+from mpam.hw.cache import HIT, WAYS, cache_access, cache_fill, cache_lookup, cache_touch, set_base
 from mpam.hw.jit import kernel, njit
 from mpam.hw.memory import arbitrate, loaded_latency
 
@@ -70,6 +70,15 @@ def _next_random(rng: NDArray[np.uint64], s: int) -> np.uint64:
 
 
 @njit
+def _below(x: np.uint64, n: int) -> int:
+    """A random 64-bit `x` mapped onto 0..n-1: the high half times `n`, which costs a
+    multiplication where a remainder costs a division (bias below 2^-32 of a line)."""
+    if n <= 0xFFFF_FFFF:
+        return np.int64(((x >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))  # type: ignore[return-value]
+    return np.int64(x % np.uint64(n))  # type: ignore[return-value]
+
+
+@njit
 def _uniform01(rng: NDArray[np.uint64], s: int) -> float:
     return float(_next_random(rng, s) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
@@ -96,7 +105,7 @@ def _generate(
         off = cur
         wl_i[s, _CURSOR] = (cur + wl_i[s, _STRIDE_]) % n
     elif kind == _UNIFORM:
-        off = np.int64(_next_random(rng, s) % np.uint64(n))
+        off = _below(_next_random(rng, s), n)
     elif kind == _ZIPF:
         u = _uniform01(rng, s)
         lo = wl_i[s, _TABLE]
@@ -230,8 +239,8 @@ def run_tick(
     `cpu_t` holds each CPU's own clock (a reference may end past a step's end; the excess
     is carried). `traffic` (channel, PARTID, PMG, read/write) and `stats` accumulate.
     Scratch arrays: (3, channels, PARTIDs), (CPUs, channels), (4, channels), (4, PARTIDs),
-    and 2 + levels integers: the line a fill evicted (address, label), then the instance
-    each level of the current reference's path reaches.
+    and 2 + 2 * levels integers: the line a fill evicted (address, label), then the
+    instance each level of the current reference's path reaches, then its set there.
     """
     n_cpu = cpu_i.shape[0]
     n_ch = peak.shape[0]
@@ -278,9 +287,11 @@ def run_tick(
             base_ns = cpi * ipr / freq_ghz * sample
             # counted here and added to `stats` once the CPU's step is done
             refs = l1_misses = llc_refs = llc_misses = lines_read = lines_written = 0
+            pending = wl_i[s, _HASP]  # a reference refused bandwidth before, to retry
             while t < t1:
-                if wl_i[s, _HASP]:
+                if pending:
                     addr, flags = wl_i[s, _PLINE], wl_i[s, _PFLAGS]
+                    pending = 0
                 else:
                     addr, flags = _generate(wl_i, wl_f, rng, pool_i, pool_f, pool_u8, s)
                 write = (flags & _WRITE_FLAG) != 0
@@ -291,14 +302,16 @@ def run_tick(
                 # Would this reference need the memory channel? Look before touching
                 # anything, so that a reference refused bandwidth changes no state.
                 served_at = n_levels  # level that hits; n_levels = memory
-                hit_inst, hit_i = -1, -1
+                hit_inst, hit_r, hit_i = -1, -1, -1
                 for lv in range(n_levels):
                     inst = _instance(path_base, path_slices, l1i_base, c, lv, instr, h)
                     scratch_i[2 + lv] = inst
                     if inst >= 0:
-                        hit_i = cache_lookup(sets, inst_tab, inst, addr)
+                        r = set_base(inst_tab, inst, addr)
+                        scratch_i[2 + n_levels + lv] = r
+                        hit_i = cache_lookup(sets, r, inst_tab[inst, WAYS], addr)
                         if hit_i >= 0:
-                            served_at, hit_inst = lv, inst
+                            served_at, hit_inst, hit_r = lv, inst, r
                             break
                 need_memory = served_at == n_levels
                 ch = ch_first + _pick(h >> 8, ch_count)
@@ -321,10 +334,10 @@ def run_tick(
                     ):
                         free[ch] -= line_bytes
                     else:
-                        wl_i[s, _PLINE], wl_i[s, _PFLAGS], wl_i[s, _HASP] = addr, flags, 1
+                        wl_i[s, _PLINE], wl_i[s, _PFLAGS] = addr, flags
+                        pending = 1
                         blocked = ch
                         break
-                wl_i[s, _HASP] = 0
                 refs += 1
                 cost = base_ns
                 if served_at > 0:
@@ -336,15 +349,15 @@ def run_tick(
                 # it, and a write goes through to the last.
                 last = n_levels - 1
                 if hit_inst >= 0:
-                    cache_touch(sets, inst_tab, occ, num_pmg, hit_inst, addr, hit_i,
+                    cache_touch(sets, inst_tab, occ, num_pmg, hit_inst, hit_r, hit_i,
                                 write and served_at == last, policy)  # fmt: skip
                 for lv in range(min(served_at, n_levels)):
                     inst = scratch_i[2 + lv]
                     if inst < 0:
                         continue
-                    i = cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, addr,
-                                   partid, pmg, write and lv == last, policy,
-                                   scratch_i)  # fmt: skip
+                    i = cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst,
+                                   scratch_i[2 + n_levels + lv], addr, partid, pmg,
+                                   write and lv == last, policy, scratch_i)  # fmt: skip
                     if lv == last:
                         _write_back(traffic, served, scratch_i, ch_first, ch_count, num_pmg,
                                     line_bytes)  # fmt: skip
@@ -378,6 +391,7 @@ def run_tick(
                 elif served_at > 0 and not write:
                     cost += level_ns[served_at] / mlp * sample
                 t += cost
+            wl_i[s, _HASP] = pending
             stats[s, _REFS] += refs * sample
             stats[s, _INSTR] += refs * ipr * sample
             stats[s, _L1M] += l1_misses * sample
