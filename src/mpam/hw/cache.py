@@ -628,12 +628,17 @@ def _access_lines(
     # The line the previous access left in the cache: byte-address traces touch the same
     # line several times in a row, and nothing else ran since, so it is still there.
     last_inst, last_addr, last_r, last_i = -1, -1, -1, -1
+    ways = mask = off = words = 0  # the geometry of last_inst: batches seldom change it
     for k in range(addrs.shape[0]):
         inst, addr, write = insts[k], addrs[k], writes[k] != 0
         r, i = last_r, last_i
+        if inst != last_inst:
+            sets_n, ways, off = inst_tab[inst, SETS], inst_tab[inst, WAYS], inst_tab[inst, OFF]
+            mask = sets_n - 1 if sets_n & (sets_n - 1) == 0 else -1
+            words = TAGS + 2 * ways
         if addr != last_addr or inst != last_inst:
-            r = set_base(inst_tab, inst, addr)
-            i = cache_lookup(sets, r, inst_tab[inst, WAYS], addr)
+            r = off + (addr & mask) * words if mask >= 0 else set_base(inst_tab, inst, addr)
+            i = cache_lookup(sets, r, ways, addr)
         writebacks[k] = -1
         if i >= 0:
             cache_touch(sets, inst_tab, occ, num_pmg, inst, r, i, write, policy)
