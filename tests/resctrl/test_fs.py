@@ -125,7 +125,9 @@ def test_groups(fs: ResctrlFs, m: Machine) -> None:
 def test_mount_options_and_unmount(m: Machine) -> None:
     fs = m.resctrl
     assert fs is not None
-    assert fs.mount("bogus") == -errno.EINVAL
+    assert fs.mount("debug,bogus") == -errno.EINVAL
+    assert fs.mount_error == "Unknown parameter 'bogus'"  # fs_context's own words
+    assert m.kernel.klog.grep("resctrl: Unknown parameter 'bogus'")
     assert fs.mount("mba_MBps") == -errno.EINVAL
     assert fs.mount("cdp,debug") == 0
     assert fs.mount("") == -errno.EBUSY

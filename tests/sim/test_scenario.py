@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ at = 0
 mkdir = "lat"
 
 [[action]]
-at = "40ms"
+at = 0
 mkdir = "noisy"
 """
 
@@ -69,8 +70,8 @@ def test_a_scenario_reads_as_written() -> None:
     # Actions in time order; at one time, in the file's order.
     assert s.actions == (
         Action(0, "mkdir", "lat"),
+        Action(0, "mkdir", "noisy"),
         Action(40_000_000, "write", "noisy/tasks", "{noisy}"),
-        Action(40_000_000, "mkdir", "noisy"),
     )
     assert s.event_times() == [40_000_000, 80_000_000]
 
@@ -122,6 +123,17 @@ def test_substitute_names_pids() -> None:
         (('group = "/lat/"', 'group = "lat/../../x"'), "task 'victim' group: 'lat/../../x' must name a path"),
         (('name = "demo"', 'name = "../demo"'), "[scenario]: name '../demo' must be letters"),
         (('platform = "rdn2"', 'platform = "rdn3"'), "[scenario] platform: no preset named 'rdn3'; presets: "),
+        (('platform = "rdn2"', 'platform = "no/such.toml"'), "[scenario] platform: "),
+        (("cpu = 3", "cpu = 16"), "task 'victim' cpu: the platform has CPUs 0-15, not 16"),
+        # The groups, played in the runner's order: a write or a task needs its group by then.
+        (('at = 0\nmkdir = "noisy"', 'at = "80ms"\nmkdir = "noisy"'), "action[0] write 'noisy/tasks': there is no group 'noisy' at 0.04 s"),
+        (('mkdir = "lat"', 'mkdir = "lot"'), "task 'victim' group: there is no group 'lat' at 0 s, when the task starts"),
+        (('mkdir = "noisy"', 'mkdir = "lat"'), "action[2] mkdir 'lat': the group exists already at 0 s"),
+        (('mkdir = "noisy"', 'mkdir = "info"'), "action[2] mkdir 'info': resctrl makes groups as NAME, NAME/mon_groups/NAME or mon_groups/NAME"),
+        (('mkdir = "noisy"', 'mkdir = "lat/sub"'), "action[2] mkdir 'lat/sub': resctrl makes groups as"),
+        (('mkdir = "noisy"', 'mkdir = "x/mon_groups/m"'), "action[2] mkdir 'x/mon_groups/m': there is no group 'x' at 0 s"),
+        (('mkdir = "noisy"', 'rmdir = "noisy"'), "action[2] rmdir 'noisy': there is no group 'noisy' at 0 s"),
+        (('mkdir = "lat"', 'rmdir = ""'), "action[1]: rmdir needs a path under the mount"),
     ],
 )  # fmt: skip
 def test_mistakes_are_refused_with_where_they_are(edit: tuple[str, str], message: str) -> None:
@@ -131,6 +143,40 @@ def test_mistakes_are_refused_with_where_they_are(edit: tuple[str, str], message
         parse_scenario(GOOD.replace(old, new, 1), source_name="demo.toml")
     assert str(e.value).startswith("demo.toml: ")
     assert message in str(e.value)
+
+
+def test_groups_follow_mkdir_and_rmdir() -> None:
+    """Monitor groups go in the root or in a control group; removing a control group takes
+    its monitor groups along; info/ is always there to write to."""
+    head = '[scenario]\nduration = "120ms"\ninterval = "40ms"\n'
+
+    def act(at: str, kind: str, path: str, value: str = "") -> str:
+        extra = f'value = "{value}"\n' if value else ""
+        return f'[[action]]\nat = "{at}"\n{kind} = "{path}"\n{extra}'
+
+    good = head + "".join([
+        act("0ms", "mkdir", "g"),
+        act("0ms", "mkdir", "g/mon_groups/m"),
+        act("0ms", "mkdir", "mon_groups/r"),
+        act("0ms", "write", "info/L3_MON/max_threshold_occupancy", "65536"),
+        act("40ms", "write", "g/mon_groups/m/cpus_list", "1"),
+        act("80ms", "rmdir", "g"),
+        act("80ms", "mkdir", "g"),
+    ])  # fmt: skip
+    assert [a.kind for a in parse_scenario(good).actions] == [
+        "mkdir",
+        "mkdir",
+        "mkdir",
+        "write",
+        "write",
+        "rmdir",
+        "mkdir",
+    ]
+    gone = good + act("80ms", "write", "g/mon_groups/m/cpus_list", "1")
+    with pytest.raises(
+        ScenarioError, match=r"action\[7\] write .*no group 'g/mon_groups/m' at 0.08 s"
+    ):
+        parse_scenario(gone)
 
 
 def test_not_toml_and_no_scenario_table() -> None:
@@ -147,6 +193,8 @@ def test_not_toml_and_no_scenario_table() -> None:
 def test_files_resolve_relative_paths_from_their_folder(tmp_path: Path) -> None:
     trace = tmp_path / "t.trace"
     trace.write_text("R 0x1000\nW 0x2040\n")
+    preset = resources.files("mpam.platform") / "presets" / "rdn2.toml"
+    (tmp_path / "my.toml").write_text(preset.read_text(encoding="utf-8"))
     (tmp_path / "s.toml").write_text(
         '[scenario]\nduration = "40ms"\nplatform = "my.toml"\n'
         '[[task]]\nname = "t"\ncpu = 0\nworkload = "trace:path=t.trace"\n'

@@ -303,7 +303,9 @@ def run_scenario(
         ret = machine.call("mount", dir=str(mount), options=scenario.mount_options)
         if ret:
             reason = machine.call("status").get("mount_error", "")
-            raise ScenarioFailed(f"mount resctrl: {os.strerror(-ret)} {reason}".strip())
+            raise ScenarioFailed(
+                f"mount resctrl: {os.strerror(-ret)}" + (f": {reason}" if reason else "")
+            )
         run.happen()
         times: list[int] = []
         for k in range(1, scenario.duration_ns // scenario.interval_ns + 1):

@@ -111,8 +111,11 @@ class ResctrlFs:
         if self.mounted:
             return -errno.EBUSY
         opts = [o for o in options.split(",") if o]
-        if any(o not in MOUNT_OPTIONS for o in opts):
-            return -errno.EINVAL
+        for o in opts:
+            if o not in MOUNT_OPTIONS:
+                # fs/fs_context.c vfs_parse_fs_param(): invalf(fc, "%s: Unknown parameter
+                # '%s'", fc->fs_type->name, key), logged like every mount error
+                return self._mount_fail(f"Unknown parameter '{o}'")
         resources = {r.rid: r for r in self.arch.resources()}
         if not any(r.alloc_capable or r.mon_capable for r in resources.values()):
             return -errno.EOPNOTSUPP

@@ -23,10 +23,13 @@ run again and give the same figures. It is a TOML file (``docs/scenarios.md``)::
     value = "{noisy}"          # {TASK} is the pid the named task got
 
 This module only reads and checks the file: every mistake in it (an unknown key, a time
-off the tick or sample grid, a task name no task has, a path leaving the mount, a platform
-that does not exist) is reported with where it is, before anything runs; what only the
-machine can refuse (a CPU it lacks, a write resctrl rejects) stops the run when it happens. Running one (a machine booted in the background, its resctrl mounted
-through FUSE) is `mpam.machine.scenario`. Shipped examples live in ``scenarios/`` here.
+off the tick or sample grid, a task name no task has, a CPU the platform lacks, a path
+leaving the mount, a write or a task bound for a group that does not exist by then, a
+platform that does not exist) is reported with where it is, before anything runs; what
+only resctrl can judge (a schemata value, a mount option the platform cannot serve) stops
+the run when it happens. Running one (a machine booted in the background, its resctrl
+mounted through FUSE) is `mpam.machine.scenario`. Shipped examples live in
+``scenarios/`` here.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from mpam.kernel.boot import TICK_NS
-from mpam.platform import DEFAULT, presets
+from mpam.platform import DEFAULT, PlatformError, load, presets
 from mpam.sim.workload import (
     Workload,
     WorkloadError,
@@ -70,6 +73,8 @@ _SCENARIO_KEYS = {"name", "description", "platform", "duration", "interval", "sa
                   "mount"}  # fmt: skip
 _TASK_KEYS = {"name", "cpu", "workload", "start", "stop", "group"}
 _ACTION_KEYS = {"at", "value", *ACTIONS}
+#: Directories of the resctrl root that are not groups, nor names a group may take.
+_RESERVED = {"info", "mon_groups", "mon_data"}
 
 
 class ScenarioError(ValueError):
@@ -215,13 +220,23 @@ def _build(doc: dict[str, Any], base_dir: Path | None, default_name: str) -> Sce
     actions = tuple(_action(i, a, duration, tasks) for i, a in enumerate(_tables(doc, "action")))
     for i, a in enumerate(actions):
         _on_sample(a.at_ns, interval, f"action[{i}] at")
+    _check_groups(tasks, actions)
     name = _string(head.get("name", default_name), "[scenario] name")
     if not _NAME.match(name):
         raise ScenarioError(f"[scenario]: name {name!r} must be letters, digits, '_' or '-'")
+    platform = _platform(_string(head.get("platform", DEFAULT), "[scenario] platform"), base_dir)
+    try:
+        cpus = len(load(platform).cpus)
+    except (PlatformError, OSError) as e:
+        raise ScenarioError(f"[scenario] platform: {e}") from None
+    for t in tasks:
+        if t.cpu >= cpus:
+            raise ScenarioError(f"task {t.name!r} cpu: the platform has CPUs 0-{cpus - 1}, "
+                                f"not {t.cpu}")  # fmt: skip
     return Scenario(
         name=name,
         description=_string(head.get("description", ""), "[scenario] description"),
-        platform=_platform(_string(head.get("platform", DEFAULT), "[scenario] platform"), base_dir),
+        platform=platform,
         duration_ns=duration,
         interval_ns=interval,
         sample=sample,
@@ -285,6 +300,65 @@ def _action(i: int, table: dict[str, Any], duration: int, tasks: tuple[TaskSpec,
     if not path:
         raise ScenarioError(f"{where}: {kind} needs a path under the mount")
     return Action(at, kind, path, value)
+
+
+def _group_parent(path: str) -> str | None:
+    """The group a new group `path` goes in ("" is the root), or None when resctrl makes no
+    group there: control groups are NAME, monitor groups mon_groups/NAME in the root or
+    NAME/mon_groups/NAME in a control group."""
+    parts = path.split("/")
+    if len(parts) == 1 and parts[0] not in _RESERVED:
+        return ""
+    if len(parts) == 2 and parts[0] == "mon_groups":
+        return ""
+    if len(parts) == 3 and parts[1] == "mon_groups" and parts[0] not in _RESERVED:
+        return parts[0]
+    return None
+
+
+def _check_groups(tasks: tuple[TaskSpec, ...], actions: tuple[Action, ...]) -> None:
+    """Play the scenario's mkdir and rmdir in the runner's order (at each time the actions
+    in file order, then the tasks that start join their groups) and refuse what would
+    find no group: a write into a folder that is no group by then, a group made twice, in
+    a missing parent or where resctrl makes none, a group removed that is not there, a
+    task bound for a group that does not exist when it starts."""
+    groups = {""}
+    order = sorted(range(len(actions)), key=lambda i: actions[i].at_ns)  # stable
+    times = sorted({a.at_ns for a in actions} | {t.start_ns for t in tasks})
+    k = 0
+    for now in times:
+        when = f"at {now / 1e9:g} s"
+        while k < len(order) and actions[order[k]].at_ns == now:
+            i = order[k]
+            a = actions[i]
+            k += 1
+            where = f"action[{i}] {a.kind} {a.path!r}"
+            if a.kind == "write":
+                folder = a.path.rpartition("/")[0]
+                if folder not in groups and folder.split("/")[0] != "info":
+                    raise ScenarioError(f"{where}: there is no group {folder!r} {when}")
+            elif a.kind == "mkdir":
+                parent = _group_parent(a.path)
+                if parent is None:
+                    raise ScenarioError(
+                        f"{where}: resctrl makes groups as NAME, NAME/mon_groups/NAME or "
+                        f"mon_groups/NAME, and NAME is none of {', '.join(sorted(_RESERVED))}"
+                    )
+                if parent not in groups:
+                    raise ScenarioError(f"{where}: there is no group {parent!r} {when}")
+                if a.path in groups:
+                    raise ScenarioError(f"{where}: the group exists already {when}")
+                groups.add(a.path)
+            else:
+                if a.path not in groups:
+                    raise ScenarioError(f"{where}: there is no group {a.path!r} {when}")
+                groups = {g for g in groups if g != a.path and not g.startswith(a.path + "/")}
+        for t in tasks:
+            if t.start_ns == now and t.group is not None and t.group not in groups:
+                raise ScenarioError(
+                    f"task {t.name!r} group: there is no group {t.group!r} {when}, "
+                    "when the task starts"
+                )
 
 
 # -- values ---------------------------------------------------------------------------------
