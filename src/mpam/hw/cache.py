@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from mpam.hw.jit import kernel, njit
+from mpam.hw.jit import kernel, njit, prefetch
 from mpam.hw.msc import Msc, RisState
 from mpam.hw.regmap import field
 
@@ -607,6 +607,10 @@ def cache_access(
     return ALLOCATED
 
 
+#: How many accesses ahead `_access_lines` asks the host to load a set's record.
+_AHEAD = 4
+
+
 @kernel
 def _access_lines(
     sets: NDArray[np.int64],
@@ -625,11 +629,16 @@ def _access_lines(
     writebacks: NDArray[np.int64],
     evicted: NDArray[np.int64],
 ) -> None:
+    n = addrs.shape[0]
     # The line the previous access left in the cache: byte-address traces touch the same
     # line several times in a row, and nothing else ran since, so it is still there.
     last_inst, last_addr, last_r, last_i = -1, -1, -1, -1
     ways = mask = off = words = 0  # the geometry of last_inst: batches seldom change it
-    for k in range(addrs.shape[0]):
+    for k in range(n):
+        if k + _AHEAD < n:  # the set a later access will want: load it meanwhile
+            ahead = set_base(inst_tab, insts[k + _AHEAD], addrs[k + _AHEAD])
+            for w in range(0, TAGS + 2 * inst_tab[insts[k + _AHEAD], WAYS], 8):
+                prefetch(sets, ahead + w)
         inst, addr, write = insts[k], addrs[k], writes[k] != 0
         r, i = last_r, last_i
         if inst != last_inst:
@@ -695,6 +704,7 @@ def access_lines(
         if arr.shape[0] != n:
             raise ValueError(f"{name} has {arr.shape[0]} entries, lines has {n}")
     i, x, p, g = (np.ascontiguousarray(c, dtype=np.int64) for c in (insts, lines, partids, pmgs))
+    w = np.ascontiguousarray(writes, dtype=np.uint8)
     k, what = _first_bad(len(a.inst), a.num_partid, a.num_pmg, i, x, p, g)
     if k >= 0:
         reason = {
@@ -706,9 +716,8 @@ def access_lines(
         raise ValueError(f"access {k}: {reason}")
     results = np.empty(n, dtype=np.int8)
     writebacks = np.empty(n, dtype=np.int64)
-    _access_lines(a.sets, a.inst, a.occ, a.occ_part, a.ctl, a.num_pmg, i, x, p, g,
-                  np.ascontiguousarray(writes, dtype=np.uint8), policy, results, writebacks,
-                  np.empty(2, dtype=np.int64))  # fmt: skip
+    _access_lines(a.sets, a.inst, a.occ, a.occ_part, a.ctl, a.num_pmg, i, x, p, g, w, policy,
+                  results, writebacks, np.empty(2, dtype=np.int64))  # fmt: skip
     return results, writebacks
 
 
