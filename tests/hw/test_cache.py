@@ -29,6 +29,7 @@ from mpam.hw.cache import (
     CMAX_SOFT,
     CMIN,
     DIRTY_LINES,
+    DISABLED,
     HIT,
     LIMITS,
     LRU,
@@ -81,12 +82,14 @@ def limits_rule(a: CacheArrays, inst: int) -> int:
         bool((a.ctl[CMAX, inst] < lines).any())
         or bool((a.ctl[CMIN, inst] > 0).any())
         or bool((a.ctl[CASSOC, inst] < ways).any())
+        or bool((a.ctl[DISABLED, inst] != 0).any())
     )
 
 
 def set_controls(a: CacheArrays, inst: int, partid: int, **ctl: int) -> None:
     """Set some controls of one (instance, PARTID) and recompute LIMITS by the rule."""
-    rows = {"mask": WAY_MASK, "cmax": CMAX, "soft": CMAX_SOFT, "cmin": CMIN, "cassoc": CASSOC}
+    rows = {"mask": WAY_MASK, "cmax": CMAX, "soft": CMAX_SOFT, "cmin": CMIN, "cassoc": CASSOC,
+            "disabled": DISABLED}  # fmt: skip
     for name, value in ctl.items():
         a.ctl[rows[name], inst, partid] = value
     a.inst[inst, LIMITS] = limits_rule(a, inst)
@@ -94,8 +97,9 @@ def set_controls(a: CacheArrays, inst: int, partid: int, **ctl: int) -> None:
 
 def random_controls(a: CacheArrays, rng: np.random.Generator, limited: Sequence[bool]) -> None:
     """Random controls per (instance, PARTID): way masks (full, restricted or empty) always;
-    CMAX (hard or soft), CMIN and CASSOC only on the instances marked `limited`, with at
-    least one limit each so that the kernel takes its Table 5-1 path there."""
+    CMAX (hard or soft), CMIN, CASSOC and disabled PARTIDs only on the instances marked
+    `limited`, with at least one limit each so that the kernel takes its Table 5-1 path
+    there."""
     for i in range(len(a.inst)):
         a.unrestrict(i)
         ways, lines = int(a.inst[i, WAYS]), a.lines(i)
@@ -112,6 +116,9 @@ def random_controls(a: CacheArrays, rng: np.random.Generator, limited: Sequence[
                 a.ctl[CMIN, i, p] = rng.integers(1, lines + 1)
             if rng.random() < 0.4:
                 a.ctl[CASSOC, i, p] = rng.integers(1, ways + 1)
+            if rng.random() < 0.15:  # as decode_controls leaves a disabled PARTID
+                a.ctl[[WAY_MASK, CMAX, CMIN, CASSOC], i, p] = 0
+                a.ctl[DISABLED, i, p] = 1
         if limited[i] and not limits_rule(a, i):
             a.ctl[CMAX, i, rng.integers(a.num_partid)] = rng.integers(0, lines)
         a.inst[i, LIMITS] = limits_rule(a, i)
@@ -674,6 +681,50 @@ def test_decode_controls_cmin_cassoc_and_narrowing(new_msc: MakeMsc) -> None:
     assert a.ctl[CASSOC, 0].tolist() == [8, 2, 2, 1]
     assert a.ctl[WAY_MASK, 0].tolist() == [0xFF, 0x0C, 0x0C, 0xFF]
     assert a.inst[0, LIMITS] == 1
+
+
+def test_disabled_partids_allocate_nothing_and_go_first(new_msc: MakeMsc) -> None:
+    """HAS_ENDIS (reference §2.8): a PARTID the MSC has disabled has no portions and
+    limits of 0, and its lines are the victims right after unallocated ones (Table 5-1
+    priority 1), before an older line of an enabled partition; a soft CMAX may take them."""
+    ccap = {"cmax_wd": 8, "has_cmax_softlim": True}
+    msc = new_msc([{"cpor": {"cpbm_wd": 4}, "ccap": ccap}], has_endis=True)
+    a = fresh([(1, 4, 64)])
+
+    def enable(partid: int, on: bool) -> None:
+        name = "MPAMCFG_EN" if on else "MPAMCFG_DIS"
+        msc.write32(reg(name).offset, field_prep(name, "PARTID", partid))
+        decode_controls(a, 0, msc, msc.ris[0], NUM_PARTID)
+
+    decode_controls(a, 0, msc, msc.ris[0], NUM_PARTID)  # at reset only PARTID 0 is enabled
+    assert a.ctl[DISABLED, 0].tolist() == [0, 1, 1, 1]
+    assert a.ctl[WAY_MASK, 0].tolist() == [0xF, 0, 0, 0] and a.inst[0, LIMITS] == 1
+    assert run(a, [(0, 1, 1, 0, 0)])[0] == [NOT_ALLOCATED]
+    for p in (1, 2, 3):
+        enable(p, True)
+    assert a.ctl[DISABLED, 0].tolist() == [0, 0, 0, 0] and a.inst[0, LIMITS] == 0
+    # Oldest first: 10 (PARTID 2), 11 (PARTID 2), 12 (PARTID 3), 13 (PARTID 1).
+    run(a, [(0, 10, 2, 0, 0), (0, 11, 2, 0, 0), (0, 12, 3, 0, 0), (0, 13, 1, 0, 0)])
+    enable(3, False)
+    assert a.ctl[[WAY_MASK, CMAX, DISABLED], 0, 3].tolist() == [0, 0, 1]
+    assert run(a, [(0, 20, 1, 0, 0)])[0] == [ALLOCATED]
+    assert where(a, 0, 12) == -1 and where(a, 0, 10) >= 0  # PARTID 3's line went first
+    # A soft CMAX over its limit takes lines of disabled PARTIDs too, a hard one does not.
+    run(a, [(0, 21, 3, 0, 0)])  # (nothing: PARTID 3 allocates no more)
+    enable(3, True)
+    run(a, [(0, 22, 3, 0, 0)])  # evicts 10, the oldest
+    enable(3, False)
+    select(msc, 1)
+    msc.write32(reg("MPAMCFG_CMAX").offset, cmax_word(0, soft=True))
+    decode_controls(a, 0, msc, msc.ris[0], NUM_PARTID)
+    assert a.occ_part[0, 1] >= a.ctl[CMAX, 0, 1]  # PARTID 1 is at its limit
+    assert run(a, [(0, 23, 1, 0, 0)])[0] == [ALLOCATED]
+    assert where(a, 0, 22) == -1  # the disabled PARTID's line, not one of PARTID 2's
+    msc.write32(reg("MPAMCFG_CMAX").offset, cmax_word(0, soft=False))
+    decode_controls(a, 0, msc, msc.ris[0], NUM_PARTID)
+    before = all_tags(a).tolist()
+    assert run(a, [(0, 24, 1, 0, 0)])[0] == [ALLOCATED]  # hard: one of its own lines
+    assert sorted(set(before) - set(all_tags(a).tolist())) == [13]
 
 
 # -- 5. CSU readings -------------------------------------------------------------------------

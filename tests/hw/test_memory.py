@@ -342,6 +342,24 @@ def test_decode_mbw_controls_from_mmio(ddr0: Msc) -> None:
     assert (a.window_ns[0, others] == winwd_us * 1000.0).all()
 
 
+def test_a_disabled_partid_gets_no_bandwidth_controls(new_msc: MakeMsc) -> None:
+    """HAS_ENDIS (reference §2.8): a disabled PARTID's fractional controls act as 0 and its
+    portion bitmap as none; enabling it brings back what its registers hold."""
+    mbw = {"bwa_wd": 8, "has_max": True, "has_min": True, "has_pbm": True, "bwpbm_wd": 8}
+    msc = new_msc([{"mbw": mbw}], has_endis=True)
+    select(msc, 2)
+    write(msc, "MPAMCFG_MBW_MIN", MIN=0x4000)
+    a = ChannelArrays.build([25.6], [90.0], 4)
+    decode_mbw_controls(a, 0, msc, msc.ris[0], 4)  # at reset only PARTID 0 is enabled
+    assert a.max_frac[0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert a.pbm_frac[0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert a.min_frac[0, 2] == 0.0
+    msc.write32(reg("MPAMCFG_EN").offset, field_prep("MPAMCFG_EN", "PARTID", 2))
+    decode_mbw_controls(a, 0, msc, msc.ris[0], 4)
+    assert (a.max_frac[0, 2], a.pbm_frac[0, 2], a.min_frac[0, 2]) == (1.0, 1.0, 0.25)
+    assert a.max_frac[0, 3] == 0.0
+
+
 @pytest.mark.parametrize(("max_lim", "written", "hard"), [
     ("both", 0, 0), ("both", 1, 1), ("soft", 1, 0), ("hard", 0, 1),
 ])  # fmt: skip

@@ -8,20 +8,22 @@ controls the MSC holds for the requester's PARTID (IHI0099 chapter 5; reference 
 - CPBM: only the ways of the portions the partition may allocate into (portion k covers
   ways [k·W/N, (k+1)·W/N) for N portions and W ways);
 - CMAX: at or above its capacity limit, a partition replaces only its own lines (hard), or
-  also unallocated lines (SOFTLIM);
+  also unallocated lines and lines of disabled PARTIDs (SOFTLIM);
 - CASSOC: at its limit of ways in this set, it replaces only its own lines;
-- victims are taken by the priorities of Table 5-1: unallocated lines, lines of partitions
-  over their CMAX, lines of partitions between CMIN and CMAX, and last lines of partitions
-  under their CMIN; within a priority the replacement policy chooses (LRU, or SRRIP with
-  2-bit re-reference predictions).
+- a PARTID the MSC has disabled (HAS_ENDIS, reference §2.8) has no portions and limits of
+  0, so it allocates nothing;
+- victims are taken by the priorities of Table 5-1: unallocated lines, lines of disabled
+  PARTIDs, lines of partitions over their CMAX, lines of partitions between CMIN and CMAX,
+  and last lines of partitions under their CMIN; within a priority the replacement policy
+  chooses (LRU, or SRRIP with 2-bit re-reference predictions).
 
 Each set is one record of machine words (its clock, its dirty ways, a tag per way, a state
 word per way), so a lookup and a fill touch one short run of memory: the simulated caches
 are bigger than the host's, and host cache misses, not instructions, set the pace.
 Occupancy is counted per instance and label as lines are filled and evicted, so a CSU
 monitor's read is a lookup, not a scan. Private caches have no MSC: their controls stay
-unrestricted. Controls are decoded from the MSC's PARTID-indexed MPAMCFG arrays at each
-tick (`decode_controls`), so the kernels act on exactly what the registers hold.
+unrestricted. Controls are decoded from the MSC's PARTID-indexed MPAMCFG arrays whenever
+they change (`decode_controls`), so the kernels act on exactly what the registers hold.
 
 `ReferenceCache` is the slow, readable twin of the kernel; tests run both on the same
 seeded accesses and compare every array.
@@ -84,7 +86,7 @@ _CASSOC = field("MPAMCFG_CASSOC", "CASSOC")
 # first invalid one when it has any.
 CLOCK, DIRTY_WAYS, TAGS = range(3)
 SETS, WAYS, OFF, LIMITS = range(4)  # per instance; OFF: where its set 0's record starts
-WAY_MASK, CMAX, CMAX_SOFT, CMIN, CASSOC = range(5)  # per (instance, PARTID)
+WAY_MASK, CMAX, CMAX_SOFT, CMIN, CASSOC, DISABLED = range(6)  # per (instance, PARTID)
 ALL, DIRTY_LINES = range(2)  # occupancy per (instance, label)
 
 _META = 0xFFFF_FFFF
@@ -108,7 +110,8 @@ class CacheArrays:
     CASSOC) is set, since victims are then chosen by Table 5-1's priorities instead of by
     the policy alone; `occ` counts lines per (instance, label), all and dirty; `occ_part`
     per (instance, PARTID); `ctl` holds the controls per (instance, PARTID): allowed ways
-    (bit w = way w), CMAX and CMIN in lines, SOFTLIM, CASSOC in ways per set.
+    (bit w = way w), CMAX and CMIN in lines, SOFTLIM, CASSOC in ways per set, and whether
+    the MSC has the PARTID disabled (HAS_ENDIS).
     """
 
     sets: NDArray[np.int64]
@@ -139,7 +142,7 @@ class CacheArrays:
             inst=inst,
             occ=np.zeros((2, n, num_partid * num_pmg), dtype=np.int64),
             occ_part=np.zeros((n, num_partid), dtype=np.int64),
-            ctl=np.zeros((5, n, num_partid), dtype=np.int64),
+            ctl=np.zeros((6, n, num_partid), dtype=np.int64),
             line_bytes=np.array([g[2] for g in geometry], dtype=np.int64),
             num_pmg=num_pmg,
         )
@@ -160,6 +163,7 @@ class CacheArrays:
         self.ctl[CMAX_SOFT, inst] = 0
         self.ctl[CMIN, inst] = 0
         self.ctl[CASSOC, inst] = ways
+        self.ctl[DISABLED, inst] = 0
         self.inst[inst, LIMITS] = 0
 
     def lines(self, inst: int) -> int:
@@ -247,29 +251,40 @@ def decode_controls(
     lines = arrays.lines(inst)
     f = ris.features
     arrays.unrestrict(inst)
+    ctl = arrays.ctl[:, inst]
     if f.cpor is not None:
         cpbm = ris.cfg["MPAMCFG_CPBM"][rows]
-        arrays.ctl[WAY_MASK, inst, :n] = way_masks(cpbm, f.cpor.cpbm_wd, ways)
+        ctl[WAY_MASK, :n] = way_masks(cpbm, f.cpor.cpbm_wd, ways)
     c = f.ccap
-    if c is None:
-        return
-    if "MPAMCFG_CMAX" in ris.cfg:
+    if c is not None and "MPAMCFG_CMAX" in ris.cfg:
         words = ris.cfg["MPAMCFG_CMAX"][rows, 0]
-        arrays.ctl[CMAX, inst, :n] = np.floor(_max_fraction(words, c.cmax_wd) * lines).astype(
-            np.int64
-        )
-        arrays.ctl[CMAX_SOFT, inst, :n] = (words & np.uint32(_SOFTLIM.mask)) != 0
-    if "MPAMCFG_CMIN" in ris.cfg:
+        ctl[CMAX, :n] = np.floor(_max_fraction(words, c.cmax_wd) * lines).astype(np.int64)
+        ctl[CMAX_SOFT, :n] = (words & np.uint32(_SOFTLIM.mask)) != 0
+    if c is not None and "MPAMCFG_CMIN" in ris.cfg:
         words = ris.cfg["MPAMCFG_CMIN"][rows, 0].astype(np.int64) & _CMIN.mask
-        arrays.ctl[CMIN, inst, :n] = (words * lines) >> 16  # min-type: the value as written
-    if "MPAMCFG_CASSOC" in ris.cfg:
+        ctl[CMIN, :n] = (words * lines) >> 16  # min-type: the value as written
+    if c is not None and "MPAMCFG_CASSOC" in ris.cfg:
         words = ris.cfg["MPAMCFG_CASSOC"][rows, 0] & np.uint32(_CASSOC.mask)
         limit = np.floor(_max_fraction(words, c.cassoc_wd) * ways).astype(np.int64)
-        arrays.ctl[CASSOC, inst, :n] = np.maximum(limit, 1)
+        ctl[CASSOC, :n] = np.maximum(limit, 1)
+    if msc.desc.has_endis:
+        # A disabled PARTID's portion controls act as "no portions" and its fractional
+        # controls as 0; its lines are the first victims after unallocated ones (§2.8).
+        off = np.flatnonzero(~msc.enabled[:n])
+        ctl[DISABLED, off] = 1
+        if f.cpor is not None:
+            ctl[WAY_MASK, off] = 0
+        if c is not None:
+            if "MPAMCFG_CMAX" in ris.cfg:
+                ctl[CMAX, off] = 0
+            if "MPAMCFG_CASSOC" in ris.cfg:
+                ctl[CASSOC, off] = 0
+            ctl[CMIN, off] = 0
     arrays.inst[inst, LIMITS] = int(
-        (arrays.ctl[CMAX, inst] < lines).any()
-        or (arrays.ctl[CMIN, inst] > 0).any()
-        or (arrays.ctl[CASSOC, inst] < ways).any()
+        (ctl[CMAX] < lines).any()
+        or (ctl[CMIN] > 0).any()
+        or (ctl[CASSOC] < ways).any()
+        or (ctl[DISABLED] != 0).any()
     )
 
 
@@ -378,11 +393,12 @@ def _victim(
     policy: int,
 ) -> int:
     """The way to replace among `candidates` (a way bitmask) by Table 5-1's priorities:
-    unallocated lines first, then lines of partitions over their CMAX, then those between
-    CMIN and CMAX, and last those at or under their CMIN; within the first non-empty
-    class, the replacement policy chooses. -1 when there is no candidate."""
+    unallocated lines first, then lines of disabled PARTIDs, then lines of partitions over
+    their CMAX, then those between CMIN and CMAX, and last those at or under their CMIN;
+    within the first non-empty class, the replacement policy chooses. -1 when there is no
+    candidate."""
     state = r + TAGS + ways
-    unallocated = over = between = under = 0
+    unallocated = disabled = over = between = under = 0
     for w in range(ways):
         bit = 1 << w
         if not candidates & bit:
@@ -391,13 +407,15 @@ def _victim(
             unallocated |= bit
             continue
         q = sets[state + w] >> _PARTID_SHIFT
-        if occ_part[inst, q] > ctl[CMAX, inst, q]:
+        if ctl[DISABLED, inst, q]:
+            disabled |= bit
+        elif occ_part[inst, q] > ctl[CMAX, inst, q]:
             over |= bit
         elif occ_part[inst, q] <= ctl[CMIN, inst, q]:
             under |= bit
         else:
             between |= bit
-    pool = unallocated or over or between or under
+    pool = unallocated or disabled or over or between or under
     return _policy_victim(sets, r, ways, pool, policy)
 
 
@@ -464,18 +482,20 @@ def cache_fill(
         state = r + TAGS + ways
         own = 0
         in_set = 0
-        invalid = 0
+        spare = 0  # unallocated lines and lines of disabled PARTIDs
         for v in range(ways):
             if sets[r + TAGS + v] < 0:
-                invalid |= 1 << v
+                spare |= 1 << v
             elif sets[state + v] >> _PARTID_SHIFT == partid:
                 own |= 1 << v
                 in_set += 1
+            elif ctl[DISABLED, inst, sets[state + v] >> _PARTID_SHIFT]:
+                spare |= 1 << v
         if in_set >= ctl[CASSOC, inst, partid]:
             candidates &= own
         elif occ_part[inst, partid] >= ctl[CMAX, inst, partid]:
             if ctl[CMAX_SOFT, inst, partid]:
-                candidates &= own | invalid
+                candidates &= own | spare
             else:
                 candidates &= own
         w = _victim(sets, occ_part, ctl, inst, r, ways, candidates, policy)
@@ -741,6 +761,8 @@ class ReferenceCache:
         if owner < 0:
             return 0
         q = owner // a.num_pmg
+        if a.ctl[DISABLED, inst, q]:
+            return 1
         used = a.occ_part[inst, q]
         if used > a.ctl[CMAX, inst, q]:
             return 2
@@ -793,7 +815,9 @@ class ReferenceCache:
             allowed = [w for w in allowed if w in own]
         elif a.occ_part[inst, partid] >= a.ctl[CMAX, inst, partid]:
             soft = bool(a.ctl[CMAX_SOFT, inst, partid])
-            allowed = [w for w in allowed if w in own or (soft and tags[w] < 0)]
+            allowed = [
+                w for w in allowed if w in own or (soft and self._priority(inst, owner[w]) < 2)
+            ]
         if not allowed:
             return NOT_ALLOCATED, -1
         prio = min(self._priority(inst, owner[w]) for w in allowed)

@@ -11,7 +11,9 @@ window (MPAMCFG_MBW_WINWD), as IHI0099 describes them (reference §2.6, §2.7):
 - MBW_PBM gives the partition a share of the bandwidth portions, a hard cap of
   popcount/BWPBM_WD of the window;
 - MBW_PROP (when enabled) weights its share by 1/stride among partitions competing at
-  the same level.
+  the same level;
+- a PARTID the MSC has disabled (HAS_ENDIS) has a maximum and minimum of 0 and no
+  portions.
 
 The arbiter hands out grants for each short step of simulated time from the demand seen in
 the step before (`arbitrate`); requesters that use up their grant wait for the next step.
@@ -120,6 +122,15 @@ def decode_mbw_controls(
     if "MPAMCFG_MBW_WINWD" in cfg:
         raw = cfg["MPAMCFG_MBW_WINWD"][rows, 0].astype(np.int64) & _WINWD
         arrays.window_ns[ch, :n] = raw * 1000.0 / 256.0  # microseconds, 8 fraction bits
+    if msc.desc.has_endis:
+        # A disabled PARTID's fractional controls act as 0 and its portions as none (§2.8):
+        # it is guaranteed nothing, and its maximum is nothing.
+        off = np.flatnonzero(~msc.enabled[:n])
+        arrays.min_frac[ch, off] = 0.0
+        if "MPAMCFG_MBW_MAX" in cfg:
+            arrays.max_frac[ch, off] = 0.0
+        if "MPAMCFG_MBW_PBM" in cfg:
+            arrays.pbm_frac[ch, off] = 0.0
 
 
 @njit

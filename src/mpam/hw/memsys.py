@@ -154,11 +154,13 @@ class MemorySystem:
                 decode_mbw_controls(self.channels, b.index, b.msc, b.ris, self.num_partid)
 
     def _changed(self, b: Binding) -> bool:
-        """Whether what decoding reads (the RIS's MPAMCFG arrays, the PARTID range and the
-        narrowing table) differs from the last look, remembered by binding."""
+        """Whether what decoding reads (the RIS's MPAMCFG arrays, the PARTID range, the
+        narrowing table and which PARTIDs are enabled) differs from the last look,
+        remembered by binding."""
         cfg = b.ris.cfg
         key = b"".join(cfg[name].tobytes() for name in sorted(cfg))
-        key += b.msc.intpartid.tobytes() + b.msc.partid_max.to_bytes(4, "little")
+        key += b.msc.intpartid.tobytes() + b.msc.enabled.tobytes()
+        key += b.msc.partid_max.to_bytes(4, "little")
         if self._decoded.get(id(b)) == key:
             return False
         self._decoded[id(b)] = key

@@ -21,6 +21,7 @@ from mpam.firmware import CacheTopology, build_tables, numa_map, parse_pptt, par
 from mpam.hw import Hardware, build
 from mpam.hw.irq import IrqLine
 from mpam.hw.pcc import PccMsc
+from mpam.hw.regmap import field_prep, reg
 from mpam.kernel import Context, Kernel
 from mpam.kernel.tasks import Task
 from mpam.platform import DEFAULT, Platform, load
@@ -90,10 +91,23 @@ class Machine:
     # --- boot -----------------------------------------------------------------------------
 
     def boot(self) -> Machine:
-        """Boot the kernel; the driver probes and enables MPAM during its initcalls."""
+        """Boot firmware hands over, then the kernel boots; the driver probes and enables
+        MPAM during its initcalls."""
+        self._firmware_enable_partids()
         self.kernel.boot()
         self.service()
         return self
+
+    def _firmware_enable_partids(self) -> None:
+        """An MSC with HAS_ENDIS enables only PARTID 0 at reset, and Linux's driver never
+        writes MPAMCFG_EN: boot firmware enables every PARTID before it hands over
+        (reference §2.5, other resets)."""
+        en = reg("MPAMCFG_EN")
+        for device in self.hw.mscs:
+            msc = device.msc if isinstance(device, PccMsc) else device
+            if msc.desc.has_endis:
+                for partid in range(msc.partid_max + 1):
+                    msc.write32(en.offset, field_prep("MPAMCFG_EN", "PARTID", partid))
 
     def _register_cpus(self) -> int:
         """arm64_mpam_register_cpus (arch_initcall): the CPUs are a requestor too."""
