@@ -528,9 +528,14 @@ def test_access_lines_refuses_a_bad_batch_whole(bad: Access, message: str) -> No
         run(a, [(0, 40, 2, 1, 1), bad, (0, 41, 2, 1, 0)])
     for name in ("sets", "occ", "occ_part"):
         np.testing.assert_array_equal(getattr(a, name), getattr(before, name), err_msg=name)
+    i, x, p, g, w = columns([(0, 1, 0, 0, 0), (0, 2, 0, 0, 0)])
     with pytest.raises(ValueError, match=r"^pmgs has 1 entries, lines has 2$"):
-        i, x, p, _, w = columns([(0, 1, 0, 0, 0), (0, 2, 0, 0, 0)])
         access_lines(a, i, x, p, np.zeros(1, dtype=np.int64), w)
+    with pytest.raises(ValueError, match=r"^lines must be integers, not float64$"):
+        access_lines(a, i, x + 0.5, p, g, w)
+    # Any non-zero write flag is a write (not a byte that wraps to 0).
+    access_lines(a, i, x + 50, p, g, np.array([256, 0]))
+    assert a.dirty(0)[51 % 4, where(a, 0, 51)] and not a.dirty(0)[52 % 4, where(a, 0, 52)]
 
 
 # -- 3. portion bitmaps to ways -------------------------------------------------------------
@@ -725,6 +730,25 @@ def test_disabled_partids_allocate_nothing_and_go_first(new_msc: MakeMsc) -> Non
     before = all_tags(a).tolist()
     assert run(a, [(0, 24, 1, 0, 0)])[0] == [ALLOCATED]  # hard: one of its own lines
     assert sorted(set(before) - set(all_tags(a).tolist())) == [13]
+
+
+def test_a_disabled_partid_allocates_nothing_without_portion_controls(new_msc: MakeMsc) -> None:
+    """On a cache with capacity controls only, a disabled PARTID still allocates nothing:
+    not into spare lines by its SOFTLIM, nor over its own lines by a hard limit of 0."""
+    msc = new_msc([{"ccap": {"cmax_wd": 8, "has_cmax_softlim": True}}], has_endis=True)
+    a = fresh([(1, 4, 64)])
+    for p in (2, 3):
+        msc.write32(reg("MPAMCFG_EN").offset, field_prep("MPAMCFG_EN", "PARTID", p))
+    select(msc, 1)
+    msc.write32(reg("MPAMCFG_CMAX").offset, cmax_word(0xFFFF, soft=True))
+    decode_controls(a, 0, msc, msc.ris[0], NUM_PARTID)
+    assert a.ctl[DISABLED, 0].tolist() == [0, 1, 0, 0]
+    run(a, [(0, 20, 2, 0, 0)])
+    msc.write32(reg("MPAMCFG_DIS").offset, field_prep("MPAMCFG_DIS", "PARTID", 2))
+    decode_controls(a, 0, msc, msc.ris[0], NUM_PARTID)
+    results, _ = run(a, [(0, 10, 1, 0, 0), (0, 21, 2, 0, 0), (0, 22, 2, 0, 0)])
+    assert results == [NOT_ALLOCATED] * 3
+    assert all_tags(a).tolist().count(20) == 1 and a.occ_part[0].tolist() == [0, 0, 1, 0]
 
 
 # -- 5. CSU readings -------------------------------------------------------------------------

@@ -131,6 +131,7 @@ def test_substitute_names_pids() -> None:
         (('mkdir = "noisy"', 'mkdir = "lat"'), "action[2] mkdir 'lat': the group exists already at 0 s"),
         (('mkdir = "noisy"', 'mkdir = "info"'), "action[2] mkdir 'info': resctrl makes groups as NAME, NAME/mon_groups/NAME or mon_groups/NAME"),
         (('mkdir = "noisy"', 'mkdir = "lat/sub"'), "action[2] mkdir 'lat/sub': resctrl makes groups as"),
+        (('mkdir = "noisy"', 'mkdir = "mon_groups/mon_groups"'), "action[2] mkdir 'mon_groups/mon_groups': resctrl makes groups as"),
         (('mkdir = "noisy"', 'mkdir = "x/mon_groups/m"'), "action[2] mkdir 'x/mon_groups/m': there is no group 'x' at 0 s"),
         (('mkdir = "noisy"', 'rmdir = "noisy"'), "action[2] rmdir 'noisy': there is no group 'noisy' at 0 s"),
         (('mkdir = "lat"', 'rmdir = ""'), "action[1]: rmdir needs a path under the mount"),

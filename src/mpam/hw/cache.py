@@ -270,10 +270,12 @@ def decode_controls(
     if msc.desc.has_endis:
         # A disabled PARTID's portion controls act as "no portions" and its fractional
         # controls as 0; its lines are the first victims after unallocated ones (§2.8).
+        # Without portion controls the limits of 0 still leave it its own lines (hard) or
+        # the spare ones (SOFTLIM): it is given no way at all, so that it allocates nothing.
         off = np.flatnonzero(~msc.enabled[:n])
         ctl[DISABLED, off] = 1
-        if f.cpor is not None:
-            ctl[WAY_MASK, off] = 0
+        ctl[WAY_MASK, off] = 0
+        ctl[CMAX_SOFT, off] = 0
         if c is not None:
             if "MPAMCFG_CMAX" in ris.cfg:
                 ctl[CMAX, off] = 0
@@ -720,11 +722,16 @@ def access_lines(
     batch with a bad access is refused whole, before any access changes the caches.
     """
     n = lines.shape[0]
-    for name, arr in (("insts", insts), ("partids", partids), ("pmgs", pmgs), ("writes", writes)):
+    columns: dict[str, NDArray[np.generic]] = {
+        "insts": insts, "lines": lines, "partids": partids, "pmgs": pmgs, "writes": writes
+    }  # fmt: skip
+    for name, arr in columns.items():
         if arr.shape[0] != n:
             raise ValueError(f"{name} has {arr.shape[0]} entries, lines has {n}")
+        if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+            raise ValueError(f"{name} must be integers, not {arr.dtype}")
     i, x, p, g = (np.ascontiguousarray(c, dtype=np.int64) for c in (insts, lines, partids, pmgs))
-    w = np.ascontiguousarray(writes, dtype=np.uint8)
+    w = np.ascontiguousarray(writes != 0, dtype=np.uint8)
     k, what = _first_bad(len(a.inst), a.num_partid, a.num_pmg, i, x, p, g)
     if k >= 0:
         reason = {

@@ -110,7 +110,7 @@ class MemorySystem:
         self.channels = ChannelArrays.build(peaks, latencies, self.num_partid)
         self.cache_bindings: list[Binding] = []
         self.channel_bindings: list[Binding] = []
-        self._decoded: dict[int, bytes] = {}
+        self._decoded: dict[tuple[str, int], bytes] = {}
         self._bind(hw)
 
     def _bind(self, hw: Hardware) -> None:
@@ -144,27 +144,37 @@ class MemorySystem:
         return self.instances[(name, instance, slice_)]
 
     def refresh(self) -> None:
-        """Decode every bound RIS's controls from its registers' arrays, where they changed
-        since the last refresh (software reprograms an MSC rarely; this runs every tick)."""
-        for b in self.cache_bindings:
-            if self._changed(b):
-                decode_controls(self.caches, b.index, b.msc, b.ris, self.num_partid)
-        for b in self.channel_bindings:
-            if self._changed(b):
-                decode_mbw_controls(self.channels, b.index, b.msc, b.ris, self.num_partid)
+        """Decode every bound RIS's controls from its registers' arrays, for each cache
+        instance or channel whose RISes changed since the last refresh (software
+        reprograms an MSC rarely; this runs every tick). Each decoder starts from "no
+        limits", so all the RISes of an instance are decoded again, in their order."""
+        for index, mine in self._stale("cache", self.cache_bindings):
+            for b in mine:
+                decode_controls(self.caches, index, b.msc, b.ris, self.num_partid)
+        for index, mine in self._stale("channel", self.channel_bindings):
+            for b in mine:
+                decode_mbw_controls(self.channels, index, b.msc, b.ris, self.num_partid)
 
-    def _changed(self, b: Binding) -> bool:
-        """Whether what decoding reads (the RIS's MPAMCFG arrays, the PARTID range, the
-        narrowing table and which PARTIDs are enabled) differs from the last look,
-        remembered by binding."""
+    def _stale(self, kind: str, bindings: list[Binding]) -> list[tuple[int, list[Binding]]]:
+        """The instances (or channels) whose RISes' settings differ from the last look,
+        each with its RISes in order; the look is remembered."""
+        out = []
+        for index in sorted({b.index for b in bindings}):
+            mine = [b for b in bindings if b.index == index]
+            key = b"".join(self._settings(b) for b in mine)
+            if self._decoded.get((kind, index)) != key:
+                self._decoded[(kind, index)] = key
+                out.append((index, mine))
+        return out
+
+    @staticmethod
+    def _settings(b: Binding) -> bytes:
+        """What decoding reads: the RIS's MPAMCFG arrays, the narrowing table, which
+        PARTIDs are enabled and the PARTID range."""
         cfg = b.ris.cfg
         key = b"".join(cfg[name].tobytes() for name in sorted(cfg))
         key += b.msc.intpartid.tobytes() + b.msc.enabled.tobytes()
-        key += b.msc.partid_max.to_bytes(4, "little")
-        if self._decoded.get(id(b)) == key:
-            return False
-        self._decoded[id(b)] = key
-        return True
+        return key + b.msc.partid_max.to_bytes(4, "little")
 
     def count(self, traffic: NDArray[np.int64]) -> None:
         """Feed one tick's bytes, shaped (channel, PARTID, PMG, read/write), to the MBWU

@@ -309,6 +309,8 @@ def _group_parent(path: str) -> str | None:
     parts = path.split("/")
     if len(parts) == 1 and parts[0] not in _RESERVED:
         return ""
+    if parts[-1] == "mon_groups":  # the kernel's is_mon_groups(): EPERM
+        return None
     if len(parts) == 2 and parts[0] == "mon_groups":
         return ""
     if len(parts) == 3 and parts[1] == "mon_groups" and parts[0] not in _RESERVED:
