@@ -421,6 +421,29 @@ def test_mbm_total_bytes_is_the_bytes_moved() -> None:
     assert int(moved[:, *lab(writer), 1].sum()) > 0  # the writer's dirty lines came back
 
 
+# -- phases ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("busy_ms", "quiet_ms"), [(1, 3), (3, 1), (6, 2)])
+def test_phases_last_their_duration_not_a_tick(busy_ms: int, quiet_ms: int) -> None:
+    """A workload of a memory-bound phase and a quiet one (almost no memory references)
+    spends busy_ms / (busy_ms + quiet_ms) of its run time in the first, also when the
+    phases are shorter than a 4 ms tick or end inside one: its bytes are that share of
+    an always-busy task's. (Random lines over 1 GiB, so that a phase that starts again
+    finds nothing of its last turn in the caches.)"""
+    busy = "uniform:footprint=1GiB"
+    phased = f"{busy},duration={busy_ms}ms+{busy},intensity=0.0001,duration={quiet_ms}ms"
+    moved = []
+    for spec in (busy, phased):
+        m, _ = boot()
+        t = m.run_workload(spec, cpu=0)
+        ticks(m, 2)  # the phases' start is no different from their middle
+        (d,) = interval(m, [t.pid], 24)
+        moved.append(d.read_bytes)
+    share = busy_ms / (busy_ms + quiet_ms)
+    assert moved[1] / moved[0] == pytest.approx(share, abs=0.03)
+
+
 # -- 6. determinism -------------------------------------------------------------------------
 
 MIX = [  # (workload, CPU, group)

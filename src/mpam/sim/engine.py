@@ -2,10 +2,11 @@
 
 Each scheduler tick: the engine reads which task each online CPU is running and the
 labels its MPAM registers give that task's requests (data and instruction), decodes the
-MSCs' controls, and makes one call to the traffic kernel (`mpam.sim.traffic.run_tick`).
-Then the MBWU monitors count the tick's bytes, finished phases move on, and the kernel
-model lets the tick pass (timers fire, work runs, every CPU schedules, and context
-switches relabel the next tick's traffic).
+MSCs' controls, and makes one call to the traffic kernel (`mpam.sim.traffic.run_tick`),
+which also moves each workload from phase to phase at the reference that ends a phase.
+Then the MBWU monitors count the tick's bytes, and the kernel model lets the tick pass
+(timers fire, work runs, every CPU schedules, and context switches relabel the next
+tick's traffic).
 
 A workload belongs to a task (`attach`); its state lives in a *slot* that follows the task
 from CPU to CPU. Everything is a function of the seed and the order of operations: the
@@ -14,7 +15,7 @@ wall clock is never read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +30,8 @@ from mpam.platform.model import Platform
 from mpam.sim.traffic import (
     CPU_FIELDS,
     KIND_CODES,
+    PHASE_FLOAT_FIELDS,
+    PHASE_INT_FIELDS,
     STAT_FIELDS,
     WL_FLOAT_FIELDS,
     WL_INT_FIELDS,
@@ -44,7 +47,6 @@ STEPS_PER_TICK = 16
 _I = {name: i for i, name in enumerate(WL_INT_FIELDS)}
 _F = {name: i for i, name in enumerate(WL_FLOAT_FIELDS)}
 _C = {name: i for i, name in enumerate(CPU_FIELDS)}
-_S = {name: i for i, name in enumerate(STAT_FIELDS)}
 
 
 @dataclass
@@ -88,10 +90,7 @@ class _Slot:
     task: Task
     workload: Workload
     index: int
-    phase: int = 0
-    phase_ns: float = 0.0  # run time spent in the current phase
     done: bool = False
-    tables: dict[int, tuple[int, int]] = field(default_factory=dict)  # phase -> (offset, len)
 
 
 class Engine:
@@ -126,6 +125,9 @@ class Engine:
         self.demand_cpu = np.zeros((ncpu, nch))
         self.wl_i = np.zeros((0, len(WL_INT_FIELDS)), dtype=np.int64)
         self.wl_f = np.zeros((0, len(WL_FLOAT_FIELDS)))
+        #: every workload's phases, one row each; the traffic kernel starts them in turn
+        self.ph_i = np.zeros((0, len(PHASE_INT_FIELDS)), dtype=np.int64)
+        self.ph_f = np.zeros((0, len(PHASE_FLOAT_FIELDS)))
         self.rng = np.zeros(0, dtype=np.uint64)
         self.stats = np.zeros((0, len(STAT_FIELDS)))
         self.pool_i = np.zeros(1, dtype=np.int64)
@@ -163,9 +165,17 @@ class Engine:
         # A per-task random stream: the seed and the pid decide it.
         mixed = (self.seed * 0x9E3779B1 + task.pid * 0x85EBCA77 + 1) & 0xFFFF_FFFF_FFFF_FFFF
         self.rng = np.append(self.rng, np.uint64(mixed or 1))
+        first = len(self.ph_i)
+        rows_i = np.zeros((len(workload.phases), len(PHASE_INT_FIELDS)), dtype=np.int64)
+        rows_f = np.zeros((len(workload.phases), len(PHASE_FLOAT_FIELDS)))
         for k, phase in enumerate(workload.phases):
-            slot.tables[k] = self._add_table(phase, task.pid + k)
-        self._load_phase(slot)
+            self._phase_row(rows_i[k], rows_f[k], phase, task, self._add_table(phase, task.pid + k))
+        self.ph_i = np.vstack([self.ph_i, rows_i])
+        self.ph_f = np.vstack([self.ph_f, rows_f])
+        row, frow = self.wl_i[index], self.wl_f[index]
+        row[: len(PHASE_INT_FIELDS)] = rows_i[0]
+        frow[: len(PHASE_FLOAT_FIELDS)] = rows_f[0]
+        row[_I["phase_first"]], row[_I["phase_count"]] = first, len(workload.phases)
         self.kernel.scheduler.wake(task)
 
     def _add_table(self, phase: Phase, seed: int) -> tuple[int, int]:
@@ -194,23 +204,28 @@ class Engine:
     def _lines(self, phase: Phase) -> int:
         return max(1, phase.footprint // LINE // self.sample)
 
-    def _load_phase(self, slot: _Slot) -> None:
-        phase = slot.workload.phases[slot.phase]
-        row, frow = self.wl_i[slot.index], self.wl_f[slot.index]
-        offset, entries = slot.tables[slot.phase]
-        row[:] = 0
+    def _phase_row(
+        self,
+        row: NDArray[np.int64],
+        frow: NDArray[np.float64],
+        phase: Phase,
+        task: Task,
+        table: tuple[int, int],
+    ) -> None:
+        """The state a phase starts from (PHASE_INT_FIELDS, PHASE_FLOAT_FIELDS)."""
+        offset, entries = table
         row[_I["kind"]] = KIND_CODES[phase.kind]
         row[_I["lines"]] = entries if phase.kind == "trace" else self._lines(phase)
         row[_I["stride"]] = max(1, phase.stride)
         # Each process has its own memory; threads share their process's.
-        row[_I["base"]] = (slot.task.tgid + 1) << 36
+        row[_I["base"]] = (task.tgid + 1) << 36
         row[_I["table"]] = offset
         row[_I["table_len"]] = max(entries, 1)
         frow[_F["cpi"]] = phase.cpi
         frow[_F["inst_per_ref"]] = 1.0 / phase.intensity
         frow[_F["mlp"]] = phase.mlp
         frow[_F["write_ratio"]] = phase.write_ratio
-        slot.phase_ns = 0.0
+        frow[_F["duration_ns"]] = float(phase.duration_ns)
 
     def detach(self, pid: int) -> None:
         """The task stops running its workload (it keeps its statistics)."""
@@ -255,7 +270,6 @@ class Engine:
         clock = self.kernel.clock
         t_start = float(clock.now_ns)
         self._prepare_cpus(t_start)
-        before = self.stats[:, _S["run_ns"]].copy()
         if (self.cpu_i[:, _C["slot"]] >= 0).any():
             self.mem.refresh()
             traffic = np.zeros_like(self.traffic_total)
@@ -266,30 +280,16 @@ class Engine:
                 self.mem.l1i_base, self.mem.latency_cycles / self.mem.frequency_ghz,
                 ch.peak, ch.latency, ch.max_frac, ch.min_frac, ch.pbm_frac, ch.weight,
                 ch.hard, ch.window_ns, ch.used, ch.window, ch.util, self.mem.cpu_channels,
-                self.cpu_i, self.cpu_t, self.demand_cpu, self.wl_i, self.wl_f, self.rng,
+                self.cpu_i, self.cpu_t, self.demand_cpu, self.wl_i, self.wl_f, self.ph_i,
+                self.ph_f, self.rng,
                 self.pool_i, self.pool_f, self.pool_u8, t_start, float(self.tick_ns),
                 STEPS_PER_TICK, self.mem.frequency_ghz, self.sample, self.stats, traffic,
                 *self._scratch,
             )  # fmt: skip
             self.traffic_total += traffic
             self.mem.count(traffic)
-            self._advance_phases(self.stats[:, _S["run_ns"]] - before)
         self.kernel.run(self.tick_ns, tick_ns=self.tick_ns)
         self.ticks += 1
-
-    def _advance_phases(self, ran: NDArray[np.float64]) -> None:
-        for slot in self.slots.values():
-            if slot.done:
-                continue
-            slot.phase_ns += float(ran[slot.index])
-            phases = slot.workload.phases
-            duration = phases[slot.phase].duration_ns
-            if duration and slot.phase_ns >= duration:
-                if slot.phase + 1 < len(phases):
-                    slot.phase += 1
-                else:
-                    slot.phase = 0  # the last phase has a length too: start over
-                self._load_phase(slot)
 
     def run(self, ns: int) -> None:
         """Advance simulated time by `ns` (whole ticks; a remainder passes without traffic)."""

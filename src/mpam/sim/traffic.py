@@ -16,6 +16,10 @@ memory access adds the channel's loaded latency. Writes are written through to t
 level, which allocates and keeps them dirty until a write-back. In set-sampled mode each
 reference stands for `sample` references: its time and its bytes count `sample` times.
 
+A workload of several phases moves to the next at the reference that completes the
+running phase's duration (run time, stalls included), from the phase's row in the phase
+table: the phase starts afresh, as a new loop of a program would.
+
 Python calls this once per tick; nothing here runs once per reference in Python.
 """
 
@@ -31,6 +35,8 @@ from mpam.hw.memory import arbitrate, loaded_latency
 __all__ = [
     "CPU_FIELDS",
     "KIND_CODES",
+    "PHASE_FLOAT_FIELDS",
+    "PHASE_INT_FIELDS",
     "STAT_FIELDS",
     "WL_FLOAT_FIELDS",
     "WL_INT_FIELDS",
@@ -40,13 +46,18 @@ __all__ = [
 KIND_CODES = {"stream": 0, "uniform": 1, "zipf": 2, "chase": 3, "strided": 4, "trace": 5}
 _STREAM, _UNIFORM, _ZIPF, _CHASE, _STRIDED, _TRACE = range(6)
 
-#: columns of the per-slot integer workload state
-WL_INT_FIELDS = ("kind", "lines", "stride", "base", "cursor", "table", "table_len",
-                 "pending_line", "pending_flags", "has_pending")  # fmt: skip
-_KIND, _LINES, _STRIDE_, _BASE, _CURSOR, _TABLE, _TLEN, _PLINE, _PFLAGS, _HASP = range(10)
-#: columns of the per-slot float workload parameters
-WL_FLOAT_FIELDS = ("cpi", "inst_per_ref", "mlp", "write_ratio")
-_CPI, _IPR, _MLP, _WRATIO = range(4)
+#: columns of a phase's integer workload state (a phase table row starts a phase with them)
+PHASE_INT_FIELDS = ("kind", "lines", "stride", "base", "cursor", "table", "table_len")
+#: columns of the per-slot integer state: the running phase's, then the slot's own
+WL_INT_FIELDS = (*PHASE_INT_FIELDS, "pending_line", "pending_flags", "has_pending",
+                 "phase_first", "phase_count", "phase")  # fmt: skip
+_KIND, _LINES, _STRIDE_, _BASE, _CURSOR, _TABLE, _TLEN = range(7)
+_PLINE, _PFLAGS, _HASP, _PH_FIRST, _PH_COUNT, _PHASE = range(7, 13)
+#: columns of a phase's float parameters, and of the per-slot floats (those, then the
+#: run time spent in the running phase)
+PHASE_FLOAT_FIELDS = ("cpi", "inst_per_ref", "mlp", "write_ratio", "duration_ns")
+WL_FLOAT_FIELDS = (*PHASE_FLOAT_FIELDS, "phase_ns")
+_CPI, _IPR, _MLP, _WRATIO, _DURATION, _PHASE_NS = range(6)
 #: columns of the per-CPU integer inputs
 CPU_FIELDS = ("slot", "partid_d", "pmg_d", "partid_i", "pmg_i")
 _SLOT, _PD, _GD, _PI, _GI = range(5)
@@ -127,6 +138,28 @@ def _generate(
     if wl_f[s, _WRATIO] > 0.0 and _uniform01(rng, s) < wl_f[s, _WRATIO]:
         flags = _WRITE_FLAG
     return wl_i[s, _BASE] + off, flags
+
+
+@njit
+def _next_phase(
+    wl_i: NDArray[np.int64],
+    wl_f: NDArray[np.float64],
+    ph_i: NDArray[np.int64],
+    ph_f: NDArray[np.float64],
+    s: int,
+) -> None:
+    """Start slot `s`'s next phase (after the last, the first again) from its table row:
+    a phase starts afresh each time, its cursor at 0."""
+    k = wl_i[s, _PHASE] + 1
+    if k >= wl_i[s, _PH_COUNT]:
+        k = 0
+    wl_i[s, _PHASE] = k
+    row = wl_i[s, _PH_FIRST] + k
+    for j in range(ph_i.shape[1]):
+        wl_i[s, j] = ph_i[row, j]
+    for j in range(ph_f.shape[1]):
+        wl_f[s, j] = ph_f[row, j]
+    wl_f[s, _PHASE_NS] = 0.0
 
 
 @njit
@@ -216,6 +249,8 @@ def run_tick(
     demand_cpu: NDArray[np.float64],
     wl_i: NDArray[np.int64],
     wl_f: NDArray[np.float64],
+    ph_i: NDArray[np.int64],
+    ph_f: NDArray[np.float64],
     rng: NDArray[np.uint64],
     pool_i: NDArray[np.int64],
     pool_f: NDArray[np.float64],
@@ -285,8 +320,10 @@ def run_tick(
             blocked = -1
             cpi, ipr, mlp = wl_f[s, _CPI], wl_f[s, _IPR], wl_f[s, _MLP]
             base_ns = cpi * ipr / freq_ghz * sample
+            duration = wl_f[s, _DURATION]
             # counted here and added to `stats` once the CPU's step is done
             refs = l1_misses = llc_refs = llc_misses = lines_read = lines_written = 0
+            instructions = 0.0
             pending = wl_i[s, _HASP]  # a reference refused bandwidth before, to retry
             while t < t1:
                 if pending:
@@ -339,6 +376,7 @@ def run_tick(
                         blocked = ch
                         break
                 refs += 1
+                instructions += ipr
                 cost = base_ns
                 if served_at > 0:
                     l1_misses += 1
@@ -391,9 +429,19 @@ def run_tick(
                 elif served_at > 0 and not write:
                     cost += level_ns[served_at] / mlp * sample
                 t += cost
+                if duration > 0.0:
+                    # Phases change at the reference that ends one, not at the tick.
+                    wl_f[s, _PHASE_NS] += cost
+                    if wl_f[s, _PHASE_NS] >= duration:
+                        _next_phase(wl_i, wl_f, ph_i, ph_f, s)
+                        cpi, ipr, mlp = wl_f[s, _CPI], wl_f[s, _IPR], wl_f[s, _MLP]
+                        base_ns = cpi * ipr / freq_ghz * sample
+                        duration = wl_f[s, _DURATION]
             wl_i[s, _HASP] = pending
+            if blocked >= 0 and duration > 0.0:
+                wl_f[s, _PHASE_NS] += t1 - t  # waiting for bandwidth is run time too
             stats[s, _REFS] += refs * sample
-            stats[s, _INSTR] += refs * ipr * sample
+            stats[s, _INSTR] += instructions * sample
             stats[s, _L1M] += l1_misses * sample
             stats[s, _LLCR] += llc_refs * sample
             stats[s, _LLCM] += llc_misses * sample
