@@ -261,17 +261,21 @@ class MonitorBank:
     def count(self, traffic: NDArray[np.int64]) -> None:
         """Add the bytes of one interval, shaped (PARTID, PMG, read/write), to every
         enabled MBWU monitor whose filter matches."""
+        # The fields looked up once: this runs for every channel at every tick.
+        en, match_p, match_g = (field(self.ctl_reg, n) for n in ("EN", "MATCH_PARTID", "MATCH_PMG"))
+        flt_p, flt_g, flt_rw = (field(self.flt_reg, n) for n in ("PARTID", "PMG", "RWBW"))
+        has_rwbw = bool(self.flt_mask & flt_rw.mask)
         for m in self.monitors:
-            if not self._ctl(m, "EN"):
+            if not en.get(m.ctl):
                 continue
             sel: NDArray[np.int64] = traffic
-            if self._ctl(m, "MATCH_PARTID"):
-                p = self._flt(m, "PARTID")
+            if match_p.get(m.ctl):
+                p = flt_p.get(m.flt)
                 sel = sel[p : p + 1]
-            if self._ctl(m, "MATCH_PMG"):
-                g = self._flt(m, "PMG")
+            if match_g.get(m.ctl):
+                g = flt_g.get(m.flt)
                 sel = sel[:, g : g + 1]
-            rwbw = self._flt(m, "RWBW") if self.flt_mask & field(self.flt_reg, "RWBW").mask else 0
+            rwbw = flt_rw.get(m.flt) if has_rwbw else 0
             if rwbw == _RWBW_WRITES:
                 sel = sel[..., WRITE]
             elif rwbw == _RWBW_READS:

@@ -149,7 +149,8 @@ def _next_phase(
     s: int,
 ) -> None:
     """Start slot `s`'s next phase (after the last, the first again) from its table row:
-    a phase starts afresh each time, its cursor at 0."""
+    a phase starts afresh each time, its cursor at 0. (The caller keeps the time spent in
+    the running phase.)"""
     k = wl_i[s, _PHASE] + 1
     if k >= wl_i[s, _PH_COUNT]:
         k = 0
@@ -159,7 +160,6 @@ def _next_phase(
         wl_i[s, j] = ph_i[row, j]
     for j in range(ph_f.shape[1]):
         wl_f[s, j] = ph_f[row, j]
-    wl_f[s, _PHASE_NS] = 0.0
 
 
 @njit
@@ -320,10 +320,10 @@ def run_tick(
             blocked = -1
             cpi, ipr, mlp = wl_f[s, _CPI], wl_f[s, _IPR], wl_f[s, _MLP]
             base_ns = cpi * ipr / freq_ghz * sample
-            duration = wl_f[s, _DURATION]
+            duration, phase_ns = wl_f[s, _DURATION], wl_f[s, _PHASE_NS]
             # counted here and added to `stats` once the CPU's step is done
             refs = l1_misses = llc_refs = llc_misses = lines_read = lines_written = 0
-            instructions = 0.0
+            instructions, refs_before = 0.0, 0  # those of the phases that ended in the step
             pending = wl_i[s, _HASP]  # a reference refused bandwidth before, to retry
             while t < t1:
                 if pending:
@@ -376,7 +376,6 @@ def run_tick(
                         blocked = ch
                         break
                 refs += 1
-                instructions += ipr
                 cost = base_ns
                 if served_at > 0:
                     l1_misses += 1
@@ -431,17 +430,21 @@ def run_tick(
                 t += cost
                 if duration > 0.0:
                     # Phases change at the reference that ends one, not at the tick.
-                    wl_f[s, _PHASE_NS] += cost
-                    if wl_f[s, _PHASE_NS] >= duration:
+                    phase_ns += cost
+                    if phase_ns >= duration:
+                        instructions += (refs - refs_before) * ipr
+                        refs_before = refs
+                        phase_ns = 0.0
                         _next_phase(wl_i, wl_f, ph_i, ph_f, s)
                         cpi, ipr, mlp = wl_f[s, _CPI], wl_f[s, _IPR], wl_f[s, _MLP]
                         base_ns = cpi * ipr / freq_ghz * sample
                         duration = wl_f[s, _DURATION]
             wl_i[s, _HASP] = pending
             if blocked >= 0 and duration > 0.0:
-                wl_f[s, _PHASE_NS] += t1 - t  # waiting for bandwidth is run time too
+                phase_ns += t1 - t  # waiting for bandwidth is run time too
+            wl_f[s, _PHASE_NS] = phase_ns
             stats[s, _REFS] += refs * sample
-            stats[s, _INSTR] += instructions * sample
+            stats[s, _INSTR] += (instructions + (refs - refs_before) * ipr) * sample
             stats[s, _L1M] += l1_misses * sample
             stats[s, _LLCR] += llc_refs * sample
             stats[s, _LLCM] += llc_misses * sample
