@@ -107,8 +107,8 @@ class CacheArrays:
 
     `sets` holds every set's record (see CLOCK, DIRTY_WAYS, TAGS above); `inst` each
     instance's sets, ways, first record and whether any capacity limit (CMAX, CMIN,
-    CASSOC) is set, since victims are then chosen by Table 5-1's priorities instead of by
-    the policy alone; `occ` counts lines per (instance, label), all and dirty; `occ_part`
+    CASSOC) is set or a PARTID disabled, since victims are then chosen by Table 5-1's
+    priorities instead of by the policy alone; `occ` counts lines per (instance, label), all and dirty; `occ_part`
     per (instance, PARTID); `ctl` holds the controls per (instance, PARTID): allowed ways
     (bit w = way w), CMAX and CMIN in lines, SOFTLIM, CASSOC in ways per set, and whether
     the MSC has the PARTID disabled (HAS_ENDIS).
