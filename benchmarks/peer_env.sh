@@ -16,18 +16,8 @@ cd "$(dirname "$0")"
 PYCACHESIM_VERSION=0.3.1   # latest on PyPI
 NUMPY_VERSION=2.4.6        # same pin as the main project
 
-packages=(python3 python3-venv python3-dev gcc)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "installing system packages: ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
-fi
+. ../scripts/debian_packages.sh
+ensure_debian_packages python3 python3-venv python3-dev gcc
 
 python=${PYTHON:-python3}
 venv=.peer-venv

@@ -59,6 +59,7 @@ __all__ = [
     "decode_controls",
     "record_words",
     "set_base",
+    "set_index",
     "way_masks",
 ]
 
@@ -96,6 +97,7 @@ CLOCK_LIMIT = 1 << 31
 _NEVER = 1 << 40  # above any stamp: the meta of a way a fill may not take
 
 
+@njit
 def record_words(ways: int) -> int:
     """Words of one set's record."""
     return TAGS + 2 * ways
@@ -135,7 +137,7 @@ class CacheArrays:
             if ways > 62:
                 raise ValueError("caches of more than 62 ways are not modelled")
             inst[i, SETS], inst[i, WAYS] = sets, ways
-        sizes = inst[:, SETS] * (TAGS + 2 * inst[:, WAYS])
+        sizes = inst[:, SETS] * np.array([record_words(int(w)) for w in inst[:, WAYS]])
         inst[:, OFF] = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
         arrays = cls(
             sets=np.zeros(int(sizes.sum()), dtype=np.int64),
@@ -320,12 +322,17 @@ class CacheView:
 
 
 @njit
+def set_index(sets: int, addr: int) -> int:
+    """The set of `sets` that line `addr` maps to. Set counts are nearly always powers of
+    two, and a mask is an order of magnitude cheaper than a division."""
+    return int(addr & (sets - 1) if sets & (sets - 1) == 0 else addr % sets)
+
+
+@njit
 def set_base(inst_tab: NDArray[np.int64], inst: int, addr: int) -> int:
-    """Index in `sets` of the record of the set `addr` maps to. Set counts are nearly
-    always powers of two, and a mask is an order of magnitude cheaper than a division."""
-    sets = inst_tab[inst, SETS]
-    index = addr & (sets - 1) if sets & (sets - 1) == 0 else addr % sets
-    return int(inst_tab[inst, OFF] + index * (TAGS + 2 * inst_tab[inst, WAYS]))
+    """Index in `sets` of the record of the set `addr` maps to."""
+    index = set_index(inst_tab[inst, SETS], addr)
+    return int(inst_tab[inst, OFF] + index * record_words(inst_tab[inst, WAYS]))
 
 
 @njit
@@ -655,20 +662,19 @@ def _access_lines(
     # The line the previous access left in the cache: byte-address traces touch the same
     # line several times in a row, and nothing else ran since, so it is still there.
     last_inst, last_addr, last_r, last_i = -1, -1, -1, -1
-    ways = mask = off = words = 0  # the geometry of last_inst: batches seldom change it
+    n_sets = ways = off = words = 0  # the geometry of last_inst: batches seldom change it
     for k in range(n):
         if k + _AHEAD < n:  # the set a later access will want: load it meanwhile
             ahead = set_base(inst_tab, insts[k + _AHEAD], addrs[k + _AHEAD])
-            for w in range(0, TAGS + 2 * inst_tab[insts[k + _AHEAD], WAYS], 8):
+            for w in range(0, record_words(inst_tab[insts[k + _AHEAD], WAYS]), 8):
                 prefetch(sets, ahead + w)
         inst, addr, write = insts[k], addrs[k], writes[k] != 0
         r, i = last_r, last_i
         if inst != last_inst:
-            sets_n, ways, off = inst_tab[inst, SETS], inst_tab[inst, WAYS], inst_tab[inst, OFF]
-            mask = sets_n - 1 if sets_n & (sets_n - 1) == 0 else -1
-            words = TAGS + 2 * ways
+            n_sets, ways, off = inst_tab[inst, SETS], inst_tab[inst, WAYS], inst_tab[inst, OFF]
+            words = record_words(ways)
         if addr != last_addr or inst != last_inst:
-            r = off + (addr & mask) * words if mask >= 0 else set_base(inst_tab, inst, addr)
+            r = off + set_index(n_sets, addr) * words
             i = cache_lookup(sets, r, ways, addr)
         writebacks[k] = -1
         if i >= 0:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpam.machine import client
-from mpam.sim.scenario import Action, Scenario, TaskSpec, substitute
+from mpam.sim.scenario import NOT_GROUPS, Action, Scenario, TaskSpec, group_parent, substitute
 
 __all__ = [
     "GROUP_FIELDS",
@@ -47,8 +47,6 @@ TASK_FIELDS: tuple[str, ...] = ("instructions", "run_ns", "llc_refs", "llc_misse
 GROUP_FIELDS: tuple[str, ...] = ("llc_occupancy", "mbm_total_bytes", "mbm_local_bytes")
 #: The longest simulated time one step request asks for (whole ticks).
 _STEP_NS = 100_000_000
-#: Directories of a resctrl group that are not groups themselves.
-_NOT_GROUPS = {"info", "mon_groups", "mon_data"}
 
 
 class ScenarioFailed(RuntimeError):
@@ -100,7 +98,7 @@ def read_groups(mount: Path) -> dict[str, Path]:
     parents = [("", mount)]
     for entry in sorted(os.listdir(mount)):
         path = mount / entry
-        if entry not in _NOT_GROUPS and path.is_dir():
+        if entry not in NOT_GROUPS and path.is_dir():
             found[entry] = path
             parents.append((entry + "/", path))
     for prefix, path in parents:
@@ -186,8 +184,8 @@ class _Runner:
             # A task joins a monitor group only from its parent control group: the
             # kernel refuses the move otherwise ("Can't move task to different control
             # group"), so a task bound for one goes through its parent first.
-            parent, mon, _ = t.group.rpartition("mon_groups/")
-            steps = [parent.rstrip("/"), t.group] if mon == "mon_groups/" and parent else [t.group]
+            parent = group_parent(t.group)  # "" for a control group or the root's monitors
+            steps = [parent, t.group] if parent else [t.group]
             for group in steps:
                 self._act("write", f"{group}/tasks", str(self.pids[t.name]))
                 self.events.append((self.now, f"echo {self.pids[t.name]} > {group}/tasks"))

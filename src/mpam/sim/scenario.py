@@ -54,10 +54,12 @@ from mpam.sim.workload import (
 
 __all__ = [
     "ACTIONS",
+    "NOT_GROUPS",
     "Action",
     "Scenario",
     "ScenarioError",
     "TaskSpec",
+    "group_parent",
     "load_scenario",
     "parse_scenario",
     "shipped",
@@ -74,7 +76,7 @@ _SCENARIO_KEYS = {"name", "description", "platform", "duration", "interval", "sa
 _TASK_KEYS = {"name", "cpu", "workload", "start", "stop", "group"}
 _ACTION_KEYS = {"at", "value", *ACTIONS}
 #: Directories of the resctrl root that are not groups, nor names a group may take.
-_RESERVED = {"info", "mon_groups", "mon_data"}
+NOT_GROUPS = frozenset({"info", "mon_groups", "mon_data"})
 
 
 class ScenarioError(ValueError):
@@ -302,18 +304,18 @@ def _action(i: int, table: dict[str, Any], duration: int, tasks: tuple[TaskSpec,
     return Action(at, kind, path, value)
 
 
-def _group_parent(path: str) -> str | None:
+def group_parent(path: str) -> str | None:
     """The group a new group `path` goes in ("" is the root), or None when resctrl makes no
     group there: control groups are NAME, monitor groups mon_groups/NAME in the root or
     NAME/mon_groups/NAME in a control group."""
     parts = path.split("/")
-    if len(parts) == 1 and parts[0] not in _RESERVED:
+    if len(parts) == 1 and parts[0] not in NOT_GROUPS:
         return ""
     if parts[-1] == "mon_groups":  # the kernel's is_mon_groups(): EPERM
         return None
     if len(parts) == 2 and parts[0] == "mon_groups":
         return ""
-    if len(parts) == 3 and parts[1] == "mon_groups" and parts[0] not in _RESERVED:
+    if len(parts) == 3 and parts[1] == "mon_groups" and parts[0] not in NOT_GROUPS:
         return parts[0]
     return None
 
@@ -340,11 +342,11 @@ def _check_groups(tasks: tuple[TaskSpec, ...], actions: tuple[Action, ...]) -> N
                 if folder not in groups and folder.split("/")[0] != "info":
                     raise ScenarioError(f"{where}: there is no group {folder!r} {when}")
             elif a.kind == "mkdir":
-                parent = _group_parent(a.path)
+                parent = group_parent(a.path)
                 if parent is None:
                     raise ScenarioError(
                         f"{where}: resctrl makes groups as NAME, NAME/mon_groups/NAME or "
-                        f"mon_groups/NAME, and NAME is none of {', '.join(sorted(_RESERVED))}"
+                        f"mon_groups/NAME, and NAME is none of {', '.join(sorted(NOT_GROUPS))}"
                     )
                 if parent not in groups:
                     raise ScenarioError(f"{where}: there is no group {parent!r} {when}")

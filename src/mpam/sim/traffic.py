@@ -404,9 +404,8 @@ def run_tick(
                         served[ch, partid] += line_bytes
                 if write and not need_memory and served_at < last:
                     # a write hit in an inner level still dirties the last level's line
-                    b = path_base[c, last]
-                    if b >= 0:
-                        inst = b + _pick(h, path_slices[c, last])
+                    inst = _instance(path_base, path_slices, l1i_base, c, last, instr, h)
+                    if inst >= 0:
                         r = cache_access(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst,
                                          addr, partid, pmg, True, policy, scratch_i)  # fmt: skip
                         if r != HIT:
