@@ -23,8 +23,6 @@ from mpam.hw.cache import (
     ALL,
     ALLOCATED,
     CASSOC,
-    CLOCK,
-    CLOCK_LIMIT,
     CMAX,
     CMAX_SOFT,
     CMIN,
@@ -36,13 +34,14 @@ from mpam.hw.cache import (
     NOT_ALLOCATED,
     SETS,
     SRRIP,
-    TAGS,
     WAY_MASK,
     WAYS,
     CacheArrays,
     CacheView,
     ReferenceCache,
     access_lines,
+    recency_order,
+    store_recency_order,
     cache_access,
     decode_controls,
     way_masks,
@@ -57,6 +56,9 @@ Access = tuple[int, int, int, int, int]  # instance, line address, PARTID, PMG, 
 NUM_PARTID, NUM_PMG = 4, 2
 #: two small instances with different line sizes: (sets, ways, line bytes)
 GEOMETRY = [(4, 8, 64), (2, 4, 128)]
+#: 16 ways, the widest of 4-bit recency places; more than 16: (2, 20) and (1, 33)
+SIXTEEN = [(2, 16, 64), (1, 16, 128)]
+WIDE = [(2, 20, 64), (1, 33, 64)]
 POLICY = pytest.mark.parametrize("policy", [LRU, SRRIP], ids=["lru", "srrip"])
 IMPL = pytest.mark.parametrize("impl", ["kernel", "reference"])
 SEEDED = settings(
@@ -148,8 +150,11 @@ def run(
 ) -> tuple[list[int], list[int]]:
     """Results and written-back lines of `accesses`, by the kernel or by the twin."""
     if impl == "kernel":
-        results, writebacks = access_lines(a, *columns(accesses), policy=policy)
-        return [int(r) for r in results], [int(w) for w in writebacks]
+        results, rows = access_lines(a, *columns(accesses), policy=policy)
+        writebacks = [-1] * len(accesses)
+        for k, line in rows.tolist():
+            writebacks[k] = line
+        return [int(r) for r in results], writebacks
     ref = ReferenceCache(a, policy)
     out = [ref.access(i, x, p, g, bool(w)) for i, x, p, g, w in accesses]
     return [r for r, _ in out], [w for _, w in out]
@@ -191,6 +196,7 @@ def owned_in_set(a: CacheArrays, inst: int, s: int, partid: int) -> int:
 
 @POLICY
 @pytest.mark.parametrize("mode", ["none", "all", "mixed"])
+@pytest.mark.parametrize("geometry", [GEOMETRY, SIXTEEN, WIDE], ids=["narrow", "16", "wide"])
 @settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -198,14 +204,20 @@ def owned_in_set(a: CacheArrays, inst: int, s: int, partid: int) -> int:
     span=st.integers(1, 80),
 )
 def test_kernel_matches_reference(
-    policy: int, mode: str, seed: int, phases: list[int], span: int
+    policy: int,
+    mode: str,
+    geometry: list[tuple[int, int, int]],
+    seed: int,
+    phases: list[int],
+    span: int,
 ) -> None:
     """Same seeded accesses, same controls (redrawn between phases, as software reprograms
     an MSC): identical results, write-backs and every array. "none" runs the kernel's
     fast path (LIMITS 0 everywhere, way masks still restricted), "all" its Table 5-1 path,
-    "mixed" one of each."""
+    "mixed" one of each. Widths 4, 8 and 16 run kernels compiled for their width; "wide"
+    caches have recency stacks of 8-bit places over several words."""
     rng = np.random.default_rng(seed)
-    a = fresh()
+    a = fresh(geometry)
     b = copy.deepcopy(a)
     limited = {"none": [False, False], "all": [True, True], "mixed": [False, True]}[mode]
     ref = ReferenceCache(b, policy)
@@ -239,25 +251,41 @@ def test_twin_sequences_reach_every_outcome(mode: str) -> None:
 
 
 @IMPL
-def test_clock_renumbering_keeps_the_lru_order(impl: str) -> None:
-    """A set whose clock reaches CLOCK_LIMIT renumbers its stamps by rank: the next
-    victims are still the least recently used lines, in order, and the clock restarts
-    just above the ranks."""
+def test_lru_victims_follow_the_recency_stack(impl: str) -> None:
+    """Hits and fills move their way to the front of the set's recency stack, and the
+    next victims are the least recently used lines, in order."""
     a = fresh([(1, 4, 64)])
-    run(a, [(0, x, 0, 0, 0) for x in (10, 11, 12, 13)], LRU, impl)
-    run(a, [(0, 11, 0, 0, 0), (0, 10, 0, 0, 0)], LRU, impl)  # recency: 12 13 11 10
-    a.records(0)[0, CLOCK] = CLOCK_LIMIT - 2
-    run(a, [(0, 13, 0, 0, 0)], LRU, impl)  # clock CLOCK_LIMIT - 1; recency 12 11 10 13
-    assert int(a.metas(0).max()) == CLOCK_LIMIT - 1
-    run(a, [(0, 12, 0, 0, 0)], LRU, impl)  # renumbered, then stamped: 11 10 13 12
-    assert int(a.records(0)[0, CLOCK]) == 5
-    assert sorted(a.metas(0)[0].tolist()) == [2, 3, 4, 5]  # 12 had rank 1, now 5
+    run(a, [(0, x, 0, 0, 0) for x in (10, 11, 12, 13)], LRU, impl)  # ways 0, 1, 2, 3
+    run(a, [(0, 11, 0, 0, 0), (0, 10, 0, 0, 0)], LRU, impl)  # recency: 10 11 13 12
+    assert a.recency(0)[0].tolist() == [0, 1, 3, 2]
+    assert recency_order(a.records(0)[0], 4) == [0, 1, 3, 2]
     evicted = []
     for x in (20, 21, 22, 23):
         before = set(a.tags(0)[0].tolist())
         run(a, [(0, x, 0, 0, 0)], LRU, impl)
         evicted += sorted(before - set(a.tags(0)[0].tolist()))
-    assert evicted == [11, 10, 13, 12]
+    assert evicted == [12, 13, 11, 10]
+
+
+@IMPL
+@pytest.mark.parametrize("ways", [5, 16, 17, 24, 62])
+def test_lru_order_of_any_width(impl: str, ways: int) -> None:
+    """Stacks of 4-bit places (up to 16 ways) and of 8-bit places in several words (up
+    to 62): power-on fills way 0 first, and after the lines are touched in a shuffled
+    order, the victims come in that order."""
+    a = fresh([(1, ways, 64)])
+    assert recency_order(a.records(0)[0], ways) == list(range(ways - 1, -1, -1))
+    run(a, [(0, 100 + x, 0, 0, 0) for x in range(ways)], LRU, impl)
+    assert a.tags(0)[0].tolist() == [100 + x for x in range(ways)]
+    touched = np.random.default_rng(ways).permutation(ways).tolist()
+    run(a, [(0, 100 + x, 0, 0, 0) for x in touched], LRU, impl)
+    assert a.recency(0)[0].tolist() == [ways - 1 - touched.index(w) for w in range(ways)]
+    evicted = []
+    for x in range(ways):
+        before = set(a.tags(0)[0].tolist())
+        run(a, [(0, 1000 + x, 0, 0, 0)], LRU, impl)
+        evicted += sorted(before - set(a.tags(0)[0].tolist()))
+    assert evicted == [100 + w for w in touched]
 
 
 # -- 2. the rules of the controls -----------------------------------------------------------
@@ -484,13 +512,13 @@ def test_not_allocated_when_no_way_is_allowed(impl: str, limits: bool) -> None:
     set_controls(a, 0, 0, mask=0)
     sets, occ, part = a.sets.copy(), a.occ.copy(), a.occ_part.copy()
     assert run(a, [(0, 100, 0, 0, 1), (0, 3, 0, 0, 0)], LRU, impl)[0] == [NOT_ALLOCATED, HIT]
-    # Both accesses advanced their sets' clocks, and the hit made line 3 the most recent.
+    # The refused access changed nothing; the hit made line 3 the most recent.
     b = copy.deepcopy(a)
     b.sets[:] = sets
-    b.records(0)[100 % 4, CLOCK] += 1
-    b.records(0)[3 % 4, CLOCK] += 1
-    state = b.records(0)[3 % 4, TAGS + 8 + where(a, 0, 3) :][:1]  # 8 ways: tags, then states
-    state[0] = (int(state[0]) & ~0xFFFF_FFFF) | int(b.records(0)[3 % 4, CLOCK])
+    record = b.records(0)[3 % 4]
+    order = recency_order(record, 8)
+    order.remove(where(a, 0, 3))
+    store_recency_order(record, 8, [where(a, 0, 3), *order])
     np.testing.assert_array_equal(a.sets, b.sets)
     np.testing.assert_array_equal(a.occ, occ)
     np.testing.assert_array_equal(a.occ_part, part)
@@ -537,6 +565,30 @@ def test_access_lines_refuses_a_bad_batch_whole(bad: Access, message: str) -> No
     access_lines(a, i, x + 50, p, g, np.array([256, 0]))
     assert a.dirty(0)[51 % 4, where(a, 0, 51)] and not a.dirty(0)[52 % 4, where(a, 0, 52)]
 
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["one-instance", "mixed"])
+def test_a_long_bad_batch_is_undone_whole(mixed: bool) -> None:
+    """A batch long against its instance's state runs without a first pass: the kernel
+    stops at the bad access, and the instance's saved state is put back. One that mixes
+    instances before its bad access is tested first instead; either way the error names
+    the first bad access and nothing changed."""
+    a = fresh()
+    run(a, [(0, x, 1, 0, 1) for x in range(6)])
+    before = copy.deepcopy(a)
+    good = [(0, 100 + x, 2, 1, x % 2) for x in range(200)]  # evicts, writes back
+    assert 4 * len(good) > a.records(0).size
+    if mixed:
+        good[50] = (1, 7, 0, 0, 0)
+    batch = good[:150] + [(0, 5, 0, 2, 0)] + good[150:] + [(0, -1, 0, 0, 0)]
+    with pytest.raises(ValueError, match="^access 150: PMG 2 is outside 0..1$"):
+        run(a, batch)
+    for name in ("sets", "occ", "occ_part"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(before, name), err_msg=name)
+    # the same batch without its bad accesses runs, and as the twin does
+    b = copy.deepcopy(a)
+    assert run(a, good) == run(b, good, impl="reference")
+    np.testing.assert_array_equal(a.sets, b.sets)
 
 # -- 3. portion bitmaps to ways -------------------------------------------------------------
 

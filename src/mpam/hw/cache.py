@@ -31,20 +31,32 @@ seeded accesses and compare every array.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mpam.hw.jit import kernel, njit, prefetch
+from mpam.hw.jit import (
+    LANES,
+    highest_bit,
+    kernel,
+    lanes_equal,
+    nibble_bits,
+    njit,
+    outline,
+    prefetch,
+    trailing_zeros,
+    wrap64,
+)
 from mpam.hw.msc import Msc, RisState
 from mpam.hw.regmap import field
 
 __all__ = [
     "ALLOCATED",
-    "CLOCK_LIMIT",
     "HIT",
     "LRU",
+    "NIBBLE_WAYS",
     "NOT_ALLOCATED",
     "POLICIES",
     "SRRIP",
@@ -57,9 +69,14 @@ __all__ = [
     "cache_lookup",
     "cache_touch",
     "decode_controls",
+    "recency_order",
     "record_words",
     "set_base",
     "set_index",
+    "stack_shape",
+    "stack_words",
+    "store_recency_order",
+    "tags_at",
     "way_masks",
 ]
 
@@ -78,42 +95,81 @@ _CMIN = field("MPAMCFG_CMIN", "CMIN")
 _CASSOC = field("MPAMCFG_CASSOC", "CASSOC")
 
 
-# A set's record in `CacheArrays.sets`: its LRU clock, its dirty ways (bit w: way w), then
-# the tag of each way (line address, -1 when invalid), then the state of each way: the
-# owner's PARTID in bits 40-55 and PMG in bits 32-39 (their own fields, so that no
-# division recovers the PARTID), the policy's meta in the low half (LRU: the set's clock
-# at the last access; SRRIP: the re-reference prediction). An invalid way's state is 0,
-# and valid LRU stamps start at 1, so the least recent allowed way of a set is also its
-# first invalid one when it has any.
-CLOCK, DIRTY_WAYS, TAGS = range(3)
+# A set's record in `CacheArrays.sets`: its dirty ways (bit w: way w); its recency stack
+# (which way is the most recent, the next, ..., the least recent: a lane of 4 bits per
+# position up to 16 ways, of 8 bits beyond, in as many words as that takes, lanes past the
+# last position all ones); the tag of each way (line address, -1 when invalid); the
+# state of each way: the owner's PARTID in bits 40-55 and PMG in bits 32-39 (their own
+# fields, so that no division recovers the PARTID) and SRRIP's re-reference prediction in
+# the low half. Power-on leaves way 0 least recent, then way 1, and so on: a fill moves
+# its way to the front, so the unallocated ways stay the least recent ones, lowest first,
+# and the least recent allowed way is also the first unallocated one when there is one.
+DIRTY_WAYS, STACK = range(2)
 SETS, WAYS, OFF, LIMITS = range(4)  # per instance; OFF: where its set 0's record starts
 WAY_MASK, CMAX, CMAX_SOFT, CMIN, CASSOC, DISABLED = range(6)  # per (instance, PARTID)
 ALL, DIRTY_LINES = range(2)  # occupancy per (instance, label)
 
 _META = 0xFFFF_FFFF
 _PMG_SHIFT, _PARTID_SHIFT = 32, 40
-#: a set's clock is renumbered (stamps replaced by their ranks) when it reaches this
-CLOCK_LIMIT = 1 << 31
-_NEVER = 1 << 40  # above any stamp: the meta of a way a fill may not take
+#: ways up to which a recency stack has 4-bit lanes, all in one word
+NIBBLE_WAYS = 16
+
+
+@njit
+def stack_shape(ways: int) -> tuple[int, int]:
+    """(bits per lane, log2 of lanes per word) of a recency stack of `ways` ways."""
+    return (4, 4) if ways <= NIBBLE_WAYS else (8, 3)
+
+
+@njit
+def stack_words(ways: int) -> int:
+    """Words of a recency stack of `ways` ways."""
+    return 1 if ways <= NIBBLE_WAYS else (ways + 7) >> 3
+
+
+@njit
+def tags_at(ways: int) -> int:
+    """Where way 0's tag lies in a set's record."""
+    return STACK + stack_words(ways)
 
 
 @njit
 def record_words(ways: int) -> int:
     """Words of one set's record."""
-    return TAGS + 2 * ways
+    return tags_at(ways) + 2 * ways
+
+
+def recency_order(record: NDArray[np.int64], ways: int) -> list[int]:
+    """The ways of one set's record from the most recent to the least recent."""
+    bits, lg = stack_shape(ways)
+    lanes, mask = 1 << lg, (1 << bits) - 1
+    words = [int(w) for w in record[STACK : STACK + stack_words(ways)]]
+    return [(words[j // lanes] >> (bits * (j % lanes))) & mask for j in range(ways)]
+
+
+def store_recency_order(record: NDArray[np.int64], ways: int, order: list[int]) -> None:
+    """Write `order` (ways from the most recent) as the record's recency stack."""
+    bits, lg = stack_shape(ways)
+    lanes, mask = 1 << lg, (1 << bits) - 1
+    n = stack_words(ways)
+    lane = order + [mask] * (n * lanes - ways)
+    for q in range(n):
+        word = sum(lane[q * lanes + k] << (bits * k) for k in range(lanes))
+        record[STACK + q] = wrap64(word)
 
 
 @dataclass
 class CacheArrays:
     """The state and controls of every cache instance, packed for the kernels.
 
-    `sets` holds every set's record (see CLOCK, DIRTY_WAYS, TAGS above); `inst` each
+    `sets` holds every set's record (see DIRTY_WAYS, STACK above), and LANES spare words
+    after the last, so that a lookup may compare a whole vector of tags; `inst` each
     instance's sets, ways, first record and whether any capacity limit (CMAX, CMIN,
     CASSOC) is set or a PARTID disabled, since victims are then chosen by Table 5-1's
-    priorities instead of by the policy alone; `occ` counts lines per (instance, label), all and dirty; `occ_part`
-    per (instance, PARTID); `ctl` holds the controls per (instance, PARTID): allowed ways
-    (bit w = way w), CMAX and CMIN in lines, SOFTLIM, CASSOC in ways per set, and whether
-    the MSC has the PARTID disabled (HAS_ENDIS).
+    priorities instead of by the policy alone; `occ` counts lines per (instance, label),
+    all and dirty; `occ_part` per (instance, PARTID); `ctl` holds the controls per
+    (instance, PARTID): allowed ways (bit w = way w), CMAX and CMIN in lines, SOFTLIM,
+    CASSOC in ways per set, and whether the MSC has the PARTID disabled (HAS_ENDIS).
     """
 
     sets: NDArray[np.int64]
@@ -140,7 +196,7 @@ class CacheArrays:
         sizes = inst[:, SETS] * np.array([record_words(int(w)) for w in inst[:, WAYS]])
         inst[:, OFF] = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
         arrays = cls(
-            sets=np.zeros(int(sizes.sum()), dtype=np.int64),
+            sets=np.zeros(int(sizes.sum()) + LANES, dtype=np.int64),
             inst=inst,
             occ=np.zeros((2, n, num_partid * num_pmg), dtype=np.int64),
             occ_part=np.zeros((n, num_partid), dtype=np.int64),
@@ -179,19 +235,32 @@ class CacheArrays:
 
     def tags(self, inst: int) -> NDArray[np.int64]:
         """Line address per (set, way) of `inst`, -1 where invalid (a view)."""
-        return self.records(inst)[:, TAGS : TAGS + int(self.inst[inst, WAYS])]
+        ways = int(self.inst[inst, WAYS])
+        return self.records(inst)[:, tags_at(ways) : tags_at(ways) + ways]
+
+    def _states(self, inst: int) -> NDArray[np.int64]:
+        ways = int(self.inst[inst, WAYS])
+        return self.records(inst)[:, tags_at(ways) + ways :]
 
     def owners(self, inst: int) -> NDArray[np.int64]:
         """Owner label (PARTID * num_pmg + PMG) per (set, way) of `inst`, -1 where invalid."""
-        ways = int(self.inst[inst, WAYS])
-        state = self.records(inst)[:, TAGS + ways :]
+        state = self._states(inst)
         label = (state >> _PARTID_SHIFT) * self.num_pmg + ((state >> _PMG_SHIFT) & 0xFF)
         return np.where(self.tags(inst) >= 0, label, -1)
 
     def metas(self, inst: int) -> NDArray[np.int64]:
-        """The policy's meta per (set, way) of `inst`: LRU stamp or SRRIP prediction."""
+        """SRRIP's re-reference prediction per (set, way) of `inst` (0 under LRU, whose
+        order is `recency`)."""
+        return self._states(inst) & _META
+
+    def recency(self, inst: int) -> NDArray[np.int64]:
+        """Per (set, way) of `inst`, its place in the set's LRU order: 0 for the most
+        recently used way, ways - 1 for the next victim."""
         ways = int(self.inst[inst, WAYS])
-        return self.records(inst)[:, TAGS + ways :] & _META
+        places = np.empty((int(self.inst[inst, SETS]), ways), dtype=np.int64)
+        for s, record in enumerate(self.records(inst)):
+            places[s, recency_order(record, ways)] = np.arange(ways)
+        return places
 
     def dirty(self, inst: int) -> NDArray[np.bool_]:
         """Whether each (set, way) of `inst` holds a dirty line."""
@@ -206,6 +275,12 @@ class CacheArrays:
         self.sets[:] = 0
         for i in range(len(self.inst)):
             self.tags(i)[:] = -1
+            ways = int(self.inst[i, WAYS])
+            records = self.records(i)
+            store_recency_order(records[0], ways, list(range(ways - 1, -1, -1)))
+            records[:, STACK : STACK + stack_words(ways)] = records[
+                0, STACK : STACK + stack_words(ways)
+            ]
         self.occ[:] = 0
         self.occ_part[:] = 0
 
@@ -329,6 +404,13 @@ def set_index(sets: int, addr: int) -> int:
 
 
 @njit
+def _set_of(set_mask: int, sets: int, addr: int) -> int:
+    """`set_index` for a loop over one instance, which decides once whether its set count
+    is a power of two (`set_mask` the count - 1, else -1)."""
+    return int(addr & set_mask if set_mask >= 0 else addr % sets)
+
+
+@njit
 def set_base(inst_tab: NDArray[np.int64], inst: int, addr: int) -> int:
     """Index in `sets` of the record of the set `addr` maps to."""
     index = set_index(inst_tab[inst, SETS], addr)
@@ -343,38 +425,68 @@ def _at(i: int) -> np.uint64:
 
 
 @njit
-def _renumber(sets: NDArray[np.int64], r: int, ways: int) -> int:
-    """Replace the LRU stamps of the set at `r` by their ranks (1 for the least recent),
-    which keeps their order; returns the clock to go on from. Selection by increasing
-    stamp, a ranked way marked by CLOCK_LIMIT + rank until all are ranked."""
-    state = r + TAGS + ways
-    now = 1
-    while True:
-        w, best = -1, 0
-        for v in range(ways):
-            m = sets[state + v] & _META
-            if sets[r + TAGS + v] >= 0 and m < CLOCK_LIMIT and (w < 0 or m < best):
-                w, best = v, m
-        if w < 0:
-            break
-        sets[state + w] = (sets[state + w] & ~_META) | (CLOCK_LIMIT + now)
-        now += 1
-    for v in range(ways):
-        if sets[r + TAGS + v] >= 0:
-            sets[state + v] -= CLOCK_LIMIT
-    return now
+def _stack_way(sets: NDArray[np.int64], r: int, ways: int, j: int) -> int:
+    """The way at place `j` of the recency stack of the set at `r` (0: most recent)."""
+    bits, lg = stack_shape(ways)
+    word = sets[_at(r + STACK + (j >> lg))]
+    return int((word >> (bits * (j & ((1 << lg) - 1)))) & ((1 << bits) - 1))
 
 
 @njit
-def _clock(sets: NDArray[np.int64], r: int, ways: int) -> int:
-    """Advance the LRU clock of the set at `r` and return it; at CLOCK_LIMIT the stamps
-    are renumbered, so the state word's low half holds them however long a set lives."""
-    c = _at(r + CLOCK)
-    now = sets[c] + 1
-    if now >= CLOCK_LIMIT:
-        now = _renumber(sets, r, ways)
-    sets[c] = now
-    return int(now)
+def _stack_place(sets: NDArray[np.int64], r: int, ways: int, w: int) -> int:
+    """Where way `w` stands in the recency stack of the set at `r`. Each word is searched
+    in one go: XOR with `w` in every lane leaves a zero lane where `w` is, and the lowest
+    lane that (x - 1) & ~x marks in every lane's top bit is the first zero one."""
+    bits, lg = stack_shape(ways)
+    ones = 0x1111_1111_1111_1111 if bits == 4 else 0x0101_0101_0101_0101
+    tops = -0x7777_7777_7777_7778 if bits == 4 else -0x7F7F_7F7F_7F7F_7F80  # ones << bits - 1
+    pattern = int(w) * ones
+    for q in range(stack_words(ways)):
+        x = int(sets[_at(r + STACK + q)]) ^ pattern
+        marks = wrap64((x - ones) & ~x & tops)
+        if marks != 0:
+            return (q << lg) + (trailing_zeros(marks) >> (2 if bits == 4 else 3))
+    return -1  # not reached: every way has a place
+
+
+@njit
+def _to_front(sets: NDArray[np.int64], r: int, ways: int, j: int, w: int) -> None:
+    """Move way `w`, at place `j`, to the front of the set's recency stack: the places
+    before `j` move one back. Whole words shift, the word holding place `j` keeps the
+    lanes above it."""
+    bits, lg = stack_shape(ways)
+    lane = (1 << bits) - 1
+    carry = int(w)
+    s = r + STACK
+    for q in range(j >> lg):
+        word = int(sets[_at(s + q)])
+        sets[_at(s + q)] = wrap64((word << bits) | carry)
+        carry = (word >> (64 - bits)) & lane
+    s += j >> lg
+    word = int(sets[_at(s)])
+    below = (1 << (bits * (j & ((1 << lg) - 1)))) - 1
+    sets[_at(s)] = wrap64((word & ~((below << bits) | lane)) | ((word & below) << bits) | carry)
+
+
+@njit
+def _least_recent(sets: NDArray[np.int64], r: int, ways: int, candidates: int) -> int:
+    """The place of the least recent way among `candidates` (a way bitmask), or -1. Up
+    to 16 ways, a partial mask tests every place at once (`nibble_bits`: a bitmask of the
+    places that hold a candidate, whose highest bit is the answer), since a scan that
+    stops at the first candidate mispredicts its exit whenever partitions' lines
+    interleave."""
+    if candidates == 0:
+        return -1
+    if ways <= NIBBLE_WAYS:
+        stack = int(sets[_at(r + STACK)])
+        if candidates == (1 << ways) - 1:
+            return ways - 1  # every way allowed (no portions): the least recent of all
+        places = nibble_bits(stack, candidates) & ((1 << ways) - 1)
+        return highest_bit(places) if places != 0 else -1
+    for j in range(ways - 1, -1, -1):
+        if (candidates >> _stack_way(sets, r, ways, j)) & 1:
+            return j
+    return -1
 
 
 @njit
@@ -385,13 +497,7 @@ def _owner(word: int, num_pmg: int) -> tuple[int, int]:
 
 
 @njit
-def _age(sets: NDArray[np.int64], state: int, w: int, by: int) -> None:
-    """SRRIP: raise way `w`'s re-reference prediction by `by`."""
-    sets[state + w] += by
-
-
-@njit
-def _victim(
+def _priority_pool(
     sets: NDArray[np.int64],
     occ_part: NDArray[np.int64],
     ctl: NDArray[np.int64],
@@ -399,23 +505,20 @@ def _victim(
     r: int,
     ways: int,
     candidates: int,
-    policy: int,
 ) -> int:
-    """The way to replace among `candidates` (a way bitmask) by Table 5-1's priorities:
-    unallocated lines first, then lines of disabled PARTIDs, then lines of partitions over
-    their CMAX, then those between CMIN and CMAX, and last those at or under their CMIN;
-    within the first non-empty class, the replacement policy chooses. -1 when there is no
-    candidate."""
-    state = r + TAGS + ways
+    """The ways among `candidates` of the first non-empty class of Table 5-1's victim
+    priorities: unallocated lines, lines of disabled PARTIDs, lines of partitions over
+    their CMAX, those between CMIN and CMAX, and last those at or under their CMIN."""
+    t = r + tags_at(ways)
     unallocated = disabled = over = between = under = 0
     for w in range(ways):
         bit = 1 << w
         if not candidates & bit:
             continue
-        if sets[r + TAGS + w] < 0:
+        if sets[t + w] < 0:
             unallocated |= bit
             continue
-        q = sets[state + w] >> _PARTID_SHIFT
+        q = sets[t + ways + w] >> _PARTID_SHIFT
         if ctl[DISABLED, inst, q]:
             disabled |= bit
         elif occ_part[inst, q] > ctl[CMAX, inst, q]:
@@ -424,40 +527,29 @@ def _victim(
             under |= bit
         else:
             between |= bit
-    pool = unallocated or disabled or over or between or under
-    return _policy_victim(sets, r, ways, pool, policy)
+    return int(unallocated or disabled or over or between or under)
 
 
-@njit
-def _policy_victim(sets: NDArray[np.int64], r: int, ways: int, candidates: int, policy: int) -> int:
-    """The way to replace among `candidates` when no capacity limit applies: the first
-    invalid one, else the policy's choice; -1 when there is no candidate.
-
-    For LRU this is one branch-free minimum: invalid ways have meta 0, below every stamp,
-    and ways outside `candidates` count as _NEVER."""
-    state = r + TAGS + ways
-    if policy == LRU:
-        w = -1
-        best = _NEVER
-        for v in range(ways):
-            m = sets[_at(state + v)] & _META if (candidates >> v) & 1 else _NEVER
-            if m < best:
-                w, best = v, m
-        return w
+@outline
+def _srrip_victim(sets: NDArray[np.int64], r: int, ways: int, candidates: int) -> int:
+    """SRRIP's way to replace among `candidates`: the first unallocated one, else the
+    first predicted distant (RRPV 3), after ageing them all until one is; -1 when there
+    is no candidate."""
+    t = r + tags_at(ways)
     w = -1
     best = 0
     for v in range(ways):
         if not (candidates >> v) & 1:
             continue
-        if sets[r + TAGS + v] < 0:
+        if sets[t + v] < 0:
             return v
-        m = sets[state + v] & _META
+        m = sets[t + ways + v] & _META
         if w < 0 or m > best:
             w, best = v, m
     if w >= 0 and best < _RRPV_MAX:
         for v in range(ways):
             if (candidates >> v) & 1:
-                _age(sets, state, v, _RRPV_MAX - best)
+                sets[t + ways + v] += _RRPV_MAX - best
     return w
 
 
@@ -481,38 +573,83 @@ def cache_fill(
     """The miss half of `cache_access`, for a caller that knows `addr` is not cached in
     the set at `r` (`set_base`): allocate it if the controls allow. Returns its tag's
     index in `sets`, or -1."""
+    return _fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, inst_tab[inst, WAYS], r,
+                 addr, partid, pmg, write, policy, evicted)  # fmt: skip
+
+
+@njit
+def _fill(
+    sets: NDArray[np.int64],
+    inst_tab: NDArray[np.int64],
+    occ: NDArray[np.int64],
+    occ_part: NDArray[np.int64],
+    ctl: NDArray[np.int64],
+    num_pmg: int,
+    inst: int,
+    ways: int,
+    r: int,
+    addr: int,
+    partid: int,
+    pmg: int,
+    write: bool,
+    policy: int,
+    evicted: NDArray[np.int64],
+) -> int:
+    """`cache_fill` for an instance of `ways` ways, which a caller may know as a constant."""
     evicted[0] = -1
-    ways = inst_tab[inst, WAYS]
-    now = _clock(sets, r, ways) if policy == LRU else 0
-    candidates = ctl[WAY_MASK, inst, partid]
-    if not inst_tab[inst, LIMITS]:
-        w = _policy_victim(sets, r, ways, candidates, policy)
+    pool = ctl[WAY_MASK, inst, partid]
+    if inst_tab[inst, LIMITS]:
+        pool = _limited_pool(sets, occ_part, ctl, inst, r, ways, partid, pool)
+    if policy == LRU:
+        j = _least_recent(sets, r, ways, pool)
+        w = _stack_way(sets, r, ways, j) if j >= 0 else -1
     else:
-        state = r + TAGS + ways
-        own = 0
-        in_set = 0
-        spare = 0  # unallocated lines and lines of disabled PARTIDs
-        for v in range(ways):
-            if sets[r + TAGS + v] < 0:
-                spare |= 1 << v
-            elif sets[state + v] >> _PARTID_SHIFT == partid:
-                own |= 1 << v
-                in_set += 1
-            elif ctl[DISABLED, inst, sets[state + v] >> _PARTID_SHIFT]:
-                spare |= 1 << v
-        if in_set >= ctl[CASSOC, inst, partid]:
-            candidates &= own
-        elif occ_part[inst, partid] >= ctl[CMAX, inst, partid]:
-            if ctl[CMAX_SOFT, inst, partid]:
-                candidates &= own | spare
-            else:
-                candidates &= own
-        w = _victim(sets, occ_part, ctl, inst, r, ways, candidates, policy)
+        j = -1
+        w = _srrip_victim(sets, r, ways, pool)
     if w < 0:
         return -1
     _install(sets, occ, occ_part, num_pmg, inst, r, ways, w, addr, partid, pmg, write,
-             now if policy == LRU else _RRPV_INSERT, evicted)  # fmt: skip
-    return int(r + TAGS + w)
+             0 if policy == LRU else _RRPV_INSERT, evicted)  # fmt: skip
+    if policy == LRU:
+        _to_front(sets, r, ways, j, w)
+    return int(r + tags_at(ways) + w)
+
+
+@outline
+def _limited_pool(
+    sets: NDArray[np.int64],
+    occ_part: NDArray[np.int64],
+    ctl: NDArray[np.int64],
+    inst: int,
+    r: int,
+    ways: int,
+    partid: int,
+    allowed: int,
+) -> int:
+    """The ways a fill by `partid` may take among `allowed` when capacity limits apply:
+    at its CASSOC limit in the set, only its own lines; at its CMAX, only its own lines
+    (hard) or also the spare ones, unallocated or of disabled PARTIDs (SOFTLIM); then
+    the first non-empty class of Table 5-1's priorities."""
+    t = r + tags_at(ways)
+    own = 0
+    in_set = 0
+    spare = 0
+    for v in range(ways):
+        if sets[t + v] < 0:
+            spare |= 1 << v
+        elif sets[t + ways + v] >> _PARTID_SHIFT == partid:
+            own |= 1 << v
+            in_set += 1
+        elif ctl[DISABLED, inst, sets[t + ways + v] >> _PARTID_SHIFT]:
+            spare |= 1 << v
+    if in_set >= ctl[CASSOC, inst, partid]:
+        allowed &= own
+    elif occ_part[inst, partid] >= ctl[CMAX, inst, partid]:
+        if ctl[CMAX_SOFT, inst, partid]:
+            allowed &= own | spare
+        else:
+            allowed &= own
+    return _priority_pool(sets, occ_part, ctl, inst, r, ways, allowed)
 
 
 @njit
@@ -534,30 +671,33 @@ def _install(
 ) -> None:
     """Replace way `w` of the set at `r` with `addr`, owned by (partid, pmg). A line that
     replaces one of its own label's leaves the occupancy counts as they were."""
-    t = _at(r + TAGS + w)
+    t = _at(r + tags_at(ways) + w)
     d = _at(r + DIRTY_WAYS)
     bit = np.int64(1) << w
-    label = partid * num_pmg + pmg
+    owner = (partid << _PARTID_SHIFT) | (pmg << _PMG_SHIFT)
     if sets[t] >= 0:
-        old_partid, old = _owner(sets[t + _at(ways)], num_pmg)
-        if sets[d] & bit:
-            occ[DIRTY_LINES, inst, old] -= 1
-            evicted[0] = sets[t]
-            evicted[1] = old
-        if old != label:
-            occ[ALL, inst, old] -= 1
-            occ_part[inst, old_partid] -= 1
-            occ[ALL, inst, label] += 1
-            occ_part[inst, partid] += 1
+        old_owner = sets[t + _at(ways)] & ~_META
+        if sets[d] & bit or old_owner != owner:
+            old_partid, old = _owner(old_owner, num_pmg)
+            if sets[d] & bit:
+                occ[DIRTY_LINES, inst, old] -= 1
+                evicted[0] = sets[t]
+                evicted[1] = old
+            if old_owner != owner:
+                label = partid * num_pmg + pmg
+                occ[ALL, inst, old] -= 1
+                occ_part[inst, old_partid] -= 1
+                occ[ALL, inst, label] += 1
+                occ_part[inst, partid] += 1
     else:
-        occ[ALL, inst, label] += 1
+        occ[ALL, inst, partid * num_pmg + pmg] += 1
         occ_part[inst, partid] += 1
     sets[t] = addr
-    sets[t + _at(ways)] = (partid << _PARTID_SHIFT) | (pmg << _PMG_SHIFT) | meta
+    sets[t + _at(ways)] = owner | meta
     if write:
         sets[d] |= bit
-        occ[DIRTY_LINES, inst, label] += 1
-    else:
+        occ[DIRTY_LINES, inst, partid * num_pmg + pmg] += 1
+    elif sets[d] & bit:
         sets[d] &= ~bit
 
 
@@ -565,14 +705,34 @@ def _install(
 def cache_lookup(sets: NDArray[np.int64], r: int, ways: int, addr: int) -> int:
     """Where `addr` is held in the set at `r` (`set_base`) of `ways` ways (its tag's index
     in `sets`), or -1: a lookup that changes nothing, so a caller can ask before
-    committing to an access. The loop has no early exit, so that it compiles to a few
-    vector compares."""
-    t = r + TAGS
-    found = -1
-    for w in range(ways):
-        if sets[_at(t + w)] == addr:
-            found = t + w
-    return int(found)
+    committing to an access. The tags are compared LANES at a time; lanes past the last
+    way (the states, or the spare words after the last record) are masked off."""
+    t = r + tags_at(ways)
+    for q in range(0, ways, LANES):
+        hits = lanes_equal(sets, t + q, addr)
+        if ways - q < LANES:
+            hits &= (1 << (ways - q)) - 1
+        if hits != 0:
+            return int(t + q + trailing_zeros(hits))
+    return -1
+
+
+@njit
+def _mark_dirty(
+    sets: NDArray[np.int64],
+    occ: NDArray[np.int64],
+    num_pmg: int,
+    inst: int,
+    r: int,
+    ways: int,
+    i: int,
+) -> None:
+    """The line at tag index `i` of the set at `r` was written."""
+    d = _at(r + DIRTY_WAYS)
+    bit = np.int64(1) << (i - r - tags_at(ways))
+    if not sets[d] & bit:
+        sets[d] |= bit
+        occ[DIRTY_LINES, inst, _owner(sets[_at(i + ways)], num_pmg)[1]] += 1
 
 
 @njit
@@ -588,18 +748,32 @@ def cache_touch(
     policy: int,
 ) -> None:
     """The hit half of `cache_access`: the line at tag index `i` of the set at `r` (from
-    `cache_lookup`) was referenced, so it becomes the most recent (LRU) or predicted near (SRRIP), and dirty
-    if written. Its owner stays: the spec moves no line to the PARTID that hits it."""
-    ways = inst_tab[inst, WAYS]
-    meta = _clock(sets, r, ways) if policy == LRU else 0
-    state = _at(i + ways)
-    sets[state] = (sets[state] & ~_META) | meta
+    `cache_lookup`) was referenced, so it becomes the most recent (LRU) or predicted near
+    (SRRIP), and dirty if written. Its owner stays: the spec moves no line to the PARTID
+    that hits it."""
+    _touch(sets, occ, num_pmg, inst, inst_tab[inst, WAYS], r, i, write, policy)
+
+
+@njit
+def _touch(
+    sets: NDArray[np.int64],
+    occ: NDArray[np.int64],
+    num_pmg: int,
+    inst: int,
+    ways: int,
+    r: int,
+    i: int,
+    write: bool,
+    policy: int,
+) -> None:
+    """`cache_touch` for an instance of `ways` ways."""
+    if policy == LRU:
+        w = i - r - tags_at(ways)
+        _to_front(sets, r, ways, _stack_place(sets, r, ways, w), w)
+    else:
+        sets[_at(i + ways)] &= ~_META
     if write:
-        d = _at(r + DIRTY_WAYS)
-        bit = np.int64(1) << (i - r - TAGS)
-        if not sets[d] & bit:
-            sets[d] |= bit
-            occ[DIRTY_LINES, inst, _owner(sets[state], num_pmg)[1]] += 1
+        _mark_dirty(sets, occ, num_pmg, inst, r, ways, i)
 
 
 @njit
@@ -636,18 +810,20 @@ def cache_access(
     return ALLOCATED
 
 
-#: How many accesses ahead `_access_lines` asks the host to load a set's record.
-_AHEAD = 4
+#: How many accesses ahead `access_lines` asks the host to load a set's record.
+_AHEAD = 8
 
 
-@kernel
-def _access_lines(
+@njit
+def _run_lines(
     sets: NDArray[np.int64],
     inst_tab: NDArray[np.int64],
     occ: NDArray[np.int64],
     occ_part: NDArray[np.int64],
     ctl: NDArray[np.int64],
     num_pmg: int,
+    inst: int,
+    ways: int,
     insts: NDArray[np.int64],
     addrs: NDArray[np.int64],
     partids: NDArray[np.int64],
@@ -657,35 +833,93 @@ def _access_lines(
     results: NDArray[np.int8],
     writebacks: NDArray[np.int64],
     evicted: NDArray[np.int64],
-) -> None:
+) -> int:
+    """The loop of `_width_kernel`'s kernels, for an instance of `ways` ways."""
     n = addrs.shape[0]
+    num_partid = occ_part.shape[1]
+    n_sets, off = inst_tab[inst, SETS], inst_tab[inst, OFF]
+    words = record_words(ways)
+    set_mask = n_sets - 1 if n_sets & (n_sets - 1) == 0 else -1  # -1: not a power of two
     # The line the previous access left in the cache: byte-address traces touch the same
-    # line several times in a row, and nothing else ran since, so it is still there.
-    last_inst, last_addr, last_r, last_i = -1, -1, -1, -1
-    n_sets = ways = off = words = 0  # the geometry of last_inst: batches seldom change it
+    # line several times in a row, and nothing else ran since, so it is still there, and
+    # already the most recent.
+    last_addr, last_r, last_i = -1, -1, -1
+    count = 0
     for k in range(n):
-        if k + _AHEAD < n:  # the set a later access will want: load it meanwhile
-            ahead = set_base(inst_tab, insts[k + _AHEAD], addrs[k + _AHEAD])
-            for w in range(0, record_words(inst_tab[insts[k + _AHEAD], WAYS]), 8):
-                prefetch(sets, ahead + w)
-        inst, addr, write = insts[k], addrs[k], writes[k] != 0
-        r, i = last_r, last_i
-        if inst != last_inst:
-            n_sets, ways, off = inst_tab[inst, SETS], inst_tab[inst, WAYS], inst_tab[inst, OFF]
-            words = record_words(ways)
-        if addr != last_addr or inst != last_inst:
-            r = off + set_index(n_sets, addr) * words
-            i = cache_lookup(sets, r, ways, addr)
-        writebacks[k] = -1
+        a = k + _AHEAD
+        if a < n and addrs[a] != addrs[a - 1]:
+            # the record a later access will want: load it meanwhile
+            ahead = off + _set_of(set_mask, n_sets, addrs[a]) * words
+            for x in range(0, words, 8):
+                prefetch(sets, ahead + x)
+        addr, write, partid, pmg = addrs[k], writes[k] != 0, partids[k], pmgs[k]
+        # One test for all that would make the access unsafe to run: x | (max - x) < 0
+        # exactly when x is outside 0..max.
+        if (insts[k] != inst) | ((addr | partid | (num_partid - 1 - partid) | pmg
+                                  | (num_pmg - 1 - pmg)) < 0):  # fmt: skip
+            return -1 - k
+        results[k] = HIT
+        if addr == last_addr and last_i >= 0:
+            if policy == LRU:
+                if write:
+                    _mark_dirty(sets, occ, num_pmg, inst, last_r, ways, last_i)
+            else:
+                _touch(sets, occ, num_pmg, inst, ways, last_r, last_i, write, policy)
+            continue
+        r = off + _set_of(set_mask, n_sets, addr) * words
+        i = cache_lookup(sets, r, ways, addr)
         if i >= 0:
-            cache_touch(sets, inst_tab, occ, num_pmg, inst, r, i, write, policy)
-            results[k] = HIT
+            _touch(sets, occ, num_pmg, inst, ways, r, i, write, policy)
         else:
-            i = cache_fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, r, addr,
-                           partids[k], pmgs[k], write, policy, evicted)  # fmt: skip
+            i = _fill(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, ways, r, addr, partid,
+                      pmg, write, policy, evicted)  # fmt: skip
             results[k] = ALLOCATED if i >= 0 else NOT_ALLOCATED
-            writebacks[k] = evicted[0]
-        last_inst, last_addr, last_r, last_i = inst, addr, r, i
+            if evicted[0] >= 0:
+                writebacks[count, 0] = k
+                writebacks[count, 1] = evicted[0]
+                count += 1
+        last_addr, last_r, last_i = addr, r, i
+    return count
+
+
+def _width_kernel(ways: int) -> Callable[..., int]:
+    """The kernel `access_lines` runs for an instance of `ways` ways (0: of any width, read
+    at run time). Caches of 4, 8 or 16 ways, the widths of the preset platforms' caches,
+    each get a copy of the loop in which the ways are a constant, which the compiler folds
+    into unrolled tag compares and fixed recency-stack shifts. Each compiles on first use.
+    The kernel runs accesses to instance `inst` in order, puts (access, line) of each
+    write-back in `writebacks` and returns their number; or returns -1 - k when access k
+    is to another instance or has a value out of range, which it does not run (nor any
+    after it)."""
+
+    # Written out in full: Numba inlines no callee into a closure that takes *args.
+    def run(
+        sets: NDArray[np.int64],
+        inst_tab: NDArray[np.int64],
+        occ: NDArray[np.int64],
+        occ_part: NDArray[np.int64],
+        ctl: NDArray[np.int64],
+        num_pmg: int,
+        inst: int,
+        insts: NDArray[np.int64],
+        addrs: NDArray[np.int64],
+        partids: NDArray[np.int64],
+        pmgs: NDArray[np.int64],
+        writes: NDArray[np.uint8],
+        policy: int,
+        results: NDArray[np.int8],
+        writebacks: NDArray[np.int64],
+        evicted: NDArray[np.int64],
+    ) -> int:
+        w = ways if ways > 0 else inst_tab[inst, WAYS]
+        return _run_lines(sets, inst_tab, occ, occ_part, ctl, num_pmg, inst, w, insts, addrs,
+                          partids, pmgs, writes, policy, results, writebacks, evicted)  # fmt: skip
+
+    run.__name__ = run.__qualname__ = f"access_lines_{ways or 'any'}_ways"
+    return kernel(run)
+
+
+_ACCESS_LINES = {ways: _width_kernel(ways) for ways in (0, 4, 8, 16)}
 
 
 @kernel
@@ -697,61 +931,115 @@ def _first_bad(
     addrs: NDArray[np.int64],
     partids: NDArray[np.int64],
     pmgs: NDArray[np.int64],
-) -> tuple[int, int]:
-    """(index, what) of the first access the kernel cannot take, or (-1, 0): one pass over
-    the batch, since the kernel does not check (what: 1 instance, 2 line, 3 PARTID, 4 PMG)."""
-    for k in range(addrs.shape[0]):
-        if insts[k] < 0 or insts[k] >= n_inst:
-            return k, 1
-        if addrs[k] < 0:
-            return k, 2
-        if partids[k] < 0 or partids[k] >= num_partid:
-            return k, 3
-        if pmgs[k] < 0 or pmgs[k] >= num_pmg:
-            return k, 4
-    return -1, 0
+) -> tuple[int, bool]:
+    """The index of the first access the kernel cannot take (-1: none), and whether the
+    batch goes to more than one instance. A first pass without branches, which compiles
+    to vector compares, finds whether there is a bad access at all."""
+    n = addrs.shape[0]
+    bad = mixed = False
+    for k in range(n):
+        bad |= (
+            (insts[k] | (n_inst - 1 - insts[k]) | addrs[k] | partids[k]
+             | (num_partid - 1 - partids[k]) | pmgs[k] | (num_pmg - 1 - pmgs[k])) < 0
+        )  # fmt: skip
+        mixed |= insts[k] != insts[0]
+    if bad:
+        for k in range(n):
+            if (
+                insts[k] | (n_inst - 1 - insts[k]) | addrs[k] | partids[k]
+                | (num_partid - 1 - partids[k]) | pmgs[k] | (num_pmg - 1 - pmgs[k])
+            ) < 0:  # fmt: skip
+                return k, mixed
+    return -1, mixed
+
+
+def _refusal(a: CacheArrays, columns: tuple[NDArray[np.int64], ...], k: int) -> ValueError:
+    """The error that names access `k`, which the kernel cannot take, and why."""
+    i, x, p, g = (int(c[k]) for c in columns)
+    if not 0 <= i < len(a.inst):
+        why = f"instance {i} is outside 0..{len(a.inst) - 1}"
+    elif x < 0:
+        why = f"line address {x} is negative"
+    elif not 0 <= p < a.num_partid:
+        why = f"PARTID {p} is outside 0..{a.num_partid - 1}"
+    else:
+        why = f"PMG {g} is outside 0..{a.num_pmg - 1}"
+    return ValueError(f"access {k}: {why}")
+
+
+def _lines_kernel(a: CacheArrays, inst: int) -> Callable[..., int]:
+    return _ACCESS_LINES.get(int(a.inst[inst, WAYS]), _ACCESS_LINES[0])
 
 
 def access_lines(
     a: CacheArrays,
-    insts: NDArray[np.int64],
-    lines: NDArray[np.int64],
-    partids: NDArray[np.int64],
-    pmgs: NDArray[np.int64],
-    writes: NDArray[np.uint8],
+    insts: NDArray[np.integer],
+    lines: NDArray[np.integer],
+    partids: NDArray[np.integer],
+    pmgs: NDArray[np.integer],
+    writes: NDArray[np.integer] | NDArray[np.bool_],
     policy: int = LRU,
 ) -> tuple[NDArray[np.int8], NDArray[np.int64]]:
-    """Run a batch of accesses; per access its result and the written-back line (-1 none).
+    """Run a batch of accesses: per access its result (HIT, ALLOCATED, NOT_ALLOCATED),
+    and the write-backs as rows of (access index, written-back line), in access order.
 
     The checked front of the kernel: arrays must agree in length, instances and labels be
-    in range and line addresses non-negative, since the kernel itself does not look. A
-    batch with a bad access is refused whole, before any access changes the caches.
+    in range and line addresses non-negative. A batch with a bad access is refused whole:
+    no access changes the caches. A long batch to one instance runs straight away, the
+    kernel testing each access before it runs it, and a copy of the instance's state is
+    put back if one is refused (a copy of the instance costs less than a pass over the
+    batch); other batches are tested first. Instances share no state, so a batch that
+    mixes them runs as one batch per instance.
     """
     n = lines.shape[0]
-    columns: dict[str, NDArray[np.generic]] = {
+    named: dict[str, NDArray[np.generic]] = {
         "insts": insts, "lines": lines, "partids": partids, "pmgs": pmgs, "writes": writes
     }  # fmt: skip
-    for name, arr in columns.items():
+    for name, arr in named.items():
         if arr.shape[0] != n:
             raise ValueError(f"{name} has {arr.shape[0]} entries, lines has {n}")
         if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
             raise ValueError(f"{name} must be integers, not {arr.dtype}")
-    i, x, p, g = (np.ascontiguousarray(c, dtype=np.int64) for c in (insts, lines, partids, pmgs))
-    w = np.ascontiguousarray(writes != 0, dtype=np.uint8)
-    k, what = _first_bad(len(a.inst), a.num_partid, a.num_pmg, i, x, p, g)
-    if k >= 0:
-        reason = {
-            1: f"instance {i[k]} is outside 0..{len(a.inst) - 1}",
-            2: f"line address {x[k]} is negative",
-            3: f"PARTID {p[k]} is outside 0..{a.num_partid - 1}",
-            4: f"PMG {g[k]} is outside 0..{a.num_pmg - 1}",
-        }[what]
-        raise ValueError(f"access {k}: {reason}")
+    i, x, p, g = columns = tuple(
+        np.ascontiguousarray(c, dtype=np.int64) for c in (insts, lines, partids, pmgs)
+    )
+    if writes.dtype == np.bool_ or writes.dtype == np.uint8:
+        w = np.ascontiguousarray(writes).view(np.uint8)  # non-zero is a write: no copy
+    else:
+        w = (writes != 0).view(np.uint8)
     results = np.empty(n, dtype=np.int8)
-    writebacks = np.empty(n, dtype=np.int64)
-    _access_lines(a.sets, a.inst, a.occ, a.occ_part, a.ctl, a.num_pmg, i, x, p, g, w, policy,
-                  results, writebacks, np.empty(2, dtype=np.int64))  # fmt: skip
-    return results, writebacks
+    writebacks = np.empty((n, 2), dtype=np.int64)  # pages are touched only as rows are written
+    evicted = np.empty(2, dtype=np.int64)
+    state = (a.sets, a.inst, a.occ, a.occ_part, a.ctl, a.num_pmg)
+    first = int(i[0]) if n else -1
+    if 0 <= first < len(a.inst) and 4 * n > a.records(first).size:
+        saved = (a.records(first).copy(), a.occ[:, first].copy(), a.occ_part[first].copy())
+        done = _lines_kernel(a, first)(*state, first, i, x, p, g, w, policy, results, writebacks,
+                                       evicted)  # fmt: skip
+        if done >= 0:
+            return results, writebacks[:done].copy()
+        a.records(first)[:], a.occ[:, first], a.occ_part[first] = saved
+        if i[-1 - done] == first:  # a bad access, and the first
+            raise _refusal(a, columns, -1 - done)
+    k, mixed = _first_bad(len(a.inst), a.num_partid, a.num_pmg, i, x, p, g)
+    if k >= 0:
+        raise _refusal(a, columns, k)
+    if n == 0:
+        return results, writebacks[:0].copy()
+    if not mixed:
+        done = _lines_kernel(a, first)(*state, first, i, x, p, g, w, policy, results, writebacks,
+                                       evicted)  # fmt: skip
+        return results, writebacks[:done].copy()
+    rows = []
+    for inst in np.unique(i):
+        at = np.flatnonzero(i == inst)
+        mine = np.empty(at.size, dtype=np.int8)
+        done = _lines_kernel(a, int(inst))(*state, int(inst), i[at], x[at], p[at], g[at], w[at],
+                                           policy, mine, writebacks, evicted)  # fmt: skip
+        results[at] = mine
+        rows.append(np.column_stack((at[writebacks[:done, 0]], writebacks[:done, 1])))
+    merged = np.concatenate(rows)
+    return results, merged[np.argsort(merged[:, 0], kind="stable")]
 
 
 # -- the readable twin --------------------------------------------------------------------
@@ -781,43 +1069,36 @@ class ReferenceCache:
             return 2
         return 4 if used <= a.ctl[CMIN, inst, q] else 3
 
-    def _tick(self, rec: NDArray[np.int64], tags: list[int], ways: int) -> int:
-        """Advance the set's LRU clock; at CLOCK_LIMIT, stamps become their ranks."""
-        now = int(rec[CLOCK]) + 1
-        if now >= CLOCK_LIMIT:
-            state = rec[TAGS + ways :]
-            valid = [w for w in range(ways) if tags[w] >= 0]
-            order = sorted(valid, key=lambda w: int(state[w]) & _META)
-            for rank, w in enumerate(order, start=1):
-                state[w] = (int(state[w]) & ~_META) | rank
-            now = len(valid) + 1
-        rec[CLOCK] = now
-        return now
-
     def access(self, inst: int, addr: int, partid: int, pmg: int, write: bool) -> tuple[int, int]:
         """(result, written-back line or -1)."""
         a = self.a
         ways = int(a.inst[inst, WAYS])
         rec = a.records(inst)[addr % int(a.inst[inst, SETS])]
-        tags = [int(t) for t in rec[TAGS : TAGS + ways]]
-        state = rec[TAGS + ways :]
+        tags = [int(t) for t in rec[tags_at(ways) : tags_at(ways) + ways]]
+        state = rec[tags_at(ways) + ways :]
         owner = [-1] * ways
         for w in range(ways):
             if tags[w] >= 0:
                 word = int(state[w])
                 owner[w] = (word >> _PARTID_SHIFT) * a.num_pmg + ((word >> _PMG_SHIFT) & 0xFF)
-        meta = state  # the policy's meta is the low half: see meta_of
-        now = self._tick(rec, tags, ways) if self.policy == LRU else 0
+        order = recency_order(rec, ways)  # LRU: the most recent way first
 
         def meta_of(w: int) -> int:
-            return int(meta[w]) & _META
+            return int(state[w]) & _META
 
         def set_meta(w: int, m: int) -> None:
-            meta[w] = (int(meta[w]) & ~_META) | m
+            state[w] = (int(state[w]) & ~_META) | m
+
+        def make_most_recent(w: int) -> None:
+            order.remove(w)
+            store_recency_order(rec, ways, [w, *order])
 
         if addr in tags:
             w = tags.index(addr)
-            set_meta(w, now if self.policy == LRU else 0)
+            if self.policy == LRU:
+                make_most_recent(w)
+            else:
+                set_meta(w, 0)
             if write and not (int(rec[DIRTY_WAYS]) >> w) & 1:
                 rec[DIRTY_WAYS] |= 1 << w
                 a.occ[DIRTY_LINES, inst, owner[w]] += 1
@@ -838,7 +1119,7 @@ class ReferenceCache:
         if prio == 0:
             victim = pool[0]
         elif self.policy == LRU:
-            victim = min(pool, key=lambda w: (meta_of(w), w))
+            victim = max(pool, key=order.index)
         else:
             while not any(meta_of(w) >= _RRPV_MAX for w in pool):
                 top = max(meta_of(w) for w in pool)
@@ -854,9 +1135,11 @@ class ReferenceCache:
                 a.occ[DIRTY_LINES, inst, old] -= 1
                 written_back = tags[victim]
         label = partid * a.num_pmg + pmg
-        rec[TAGS + victim] = addr
-        meta_in = now if self.policy == LRU else _RRPV_INSERT
+        rec[tags_at(ways) + victim] = addr
+        meta_in = 0 if self.policy == LRU else _RRPV_INSERT
         state[victim] = (partid << _PARTID_SHIFT) | (pmg << _PMG_SHIFT) | meta_in
+        if self.policy == LRU:
+            make_most_recent(victim)
         if write:
             rec[DIRTY_WAYS] |= 1 << victim
             a.occ[DIRTY_LINES, inst, label] += 1

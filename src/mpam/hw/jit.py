@@ -1,5 +1,5 @@
-"""The one place Numba is imported: a typed `njit` for the traffic kernels, and a
-`prefetch` hint they may give the host CPU.
+"""The one place Numba is imported: a typed `njit` for the traffic kernels, a `prefetch`
+hint they may give the host CPU, and `lanes_equal`, one vector compare of eight words.
 
 Numba's decorator is untyped; this wrapper keeps each kernel's own signature for mypy.
 Kernels are cached on disk (`cache=True`) so a machine compiles them once per install, and
@@ -15,6 +15,8 @@ from typing import Any, TypeVar, cast
 import numba
 from llvmlite import ir
 from numba.core import cgutils, types
+from numba.cpython.unsafe.numbers import leading_zeros as _ctlz
+from numba.cpython.unsafe.numbers import trailing_zeros as _cttz
 from numba.extending import intrinsic, overload
 
 # No Numba runtime (NRT): kernels allocate nothing, their callers pass every array in, so
@@ -23,7 +25,18 @@ from numba.extending import intrinsic, overload
 # quantities they have checked, and the plain-Python run of the tests would raise).
 _OPTIONS: dict[str, Any] = {"nogil": True, "_nrt": False, "error_model": "numpy"}
 
-__all__ = ["kernel", "njit", "prefetch"]
+__all__ = [
+    "LANES",
+    "highest_bit",
+    "kernel",
+    "lanes_equal",
+    "nibble_bits",
+    "njit",
+    "outline",
+    "prefetch",
+    "trailing_zeros",
+    "wrap64",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,6 +47,13 @@ def njit(fn: F) -> F:
     and a call passes each array argument as seven machine words: a 4-way L1 fill took
     twice as long."""
     return cast(F, numba.njit(inline="always", **_OPTIONS)(fn))
+
+
+def outline(fn: F) -> F:
+    """A helper for a path too rare to pay for its code in every kernel that may take it:
+    compiled once and called, not inlined (the Table 5-1 victim classes, SRRIP). Each
+    call passes its arrays whole, so a hot path must not use one."""
+    return cast(F, numba.njit(**_OPTIONS)(fn))
 
 
 def kernel(fn: F) -> F:
@@ -77,5 +97,130 @@ def _llvm_prefetch(typingctx: Any, array: Any, index: Any) -> Any:
 def _prefetch_compiled(array: Any, index: Any) -> Any:
     def impl(array: Any, index: Any) -> None:
         _llvm_prefetch(array, index)  # type: ignore[call-arg]
+
+    return impl
+
+
+def _splat(builder: Any, vty: Any, value: Any) -> Any:
+    """`value` in every lane of a vector of type `vty`."""
+    i32 = ir.IntType(32)
+    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(i32, 0))
+    zeros = ir.Constant(ir.VectorType(i32, vty.count), [0] * vty.count)
+    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined), zeros)
+
+
+#: Words `lanes_equal` compares at once.
+LANES = 8
+
+
+def lanes_equal(array: Any, index: int, value: int) -> int:
+    """Bitmask of which of array[index : index + LANES] equal `value` (bit k: element
+    index + k). Compiled, it is one vector compare: a cache lookup compares every tag of a
+    set, and LLVM does not vectorize that loop by itself. The caller makes sure the eight
+    elements exist and ignores the bits it does not own."""
+    return sum(1 << k for k in range(LANES) if array[int(index) + k] == value)
+
+
+@intrinsic
+def _llvm_lanes_equal(typingctx: Any, array: Any, index: Any, value: Any) -> Any:
+    """An unaligned load of <LANES x i64>, icmp eq against `value` splatted, the <LANES x
+    i1> result bitcast to an integer."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+            context, builder, aryty, ary, [args[1]], wraparound=False
+        )
+        vty = ir.VectorType(ir.IntType(64), LANES)
+        words = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=8)
+        equal = builder.icmp_signed("==", words, _splat(builder, vty, args[2]))
+        bits = builder.bitcast(equal, ir.IntType(LANES))
+        return builder.zext(bits, ir.IntType(64))
+
+    return types.int64(array, types.int64, types.int64), codegen
+
+
+@overload(lanes_equal, inline="always")
+def _lanes_equal_compiled(array: Any, index: Any, value: Any) -> Any:
+    if not (isinstance(array, types.Array) and array.dtype == types.int64):
+        return None
+
+    def impl(array: Any, index: Any, value: Any) -> int:
+        return _llvm_lanes_equal(array, index, value)  # type: ignore[call-arg]
+
+    return impl
+
+
+def nibble_bits(word: int, bits: int) -> int:
+    """Bitmask whose bit j is bit `v` of `bits`, where v is the 4-bit lane j of `word` (j =
+    0..15): which lanes of a packed list of small indices name a member of the set `bits`.
+    Compiled, it is a few vector shifts and one compare, without a branch."""
+    word = int(word)
+    return sum(((int(bits) >> ((word >> (4 * j)) & 0xF)) & 1) << j for j in range(16))
+
+
+@intrinsic
+def _llvm_nibble_bits(typingctx: Any, word: Any, bits: Any) -> Any:
+    """<16 x i64>: lanes = (word >> 4j) & 15, then bit 0 of bits >> lanes, as an i16."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        vty = ir.VectorType(ir.IntType(64), 16)
+        shifts = ir.Constant(vty, [4 * j for j in range(16)])
+        lanes = builder.and_(builder.lshr(_splat(builder, vty, args[0]), shifts),
+                             ir.Constant(vty, [0xF] * 16))  # fmt: skip
+        picked = builder.lshr(_splat(builder, vty, args[1]), lanes)
+        odd = builder.trunc(picked, ir.VectorType(ir.IntType(1), 16))  # bit 0 of each lane
+        return builder.zext(builder.bitcast(odd, ir.IntType(16)), ir.IntType(64))
+
+    return types.int64(types.int64, types.int64), codegen
+
+
+@overload(nibble_bits, inline="always")
+def _nibble_bits_compiled(word: Any, bits: Any) -> Any:
+    def impl(word: Any, bits: Any) -> int:
+        return _llvm_nibble_bits(word, bits)  # type: ignore[call-arg]
+
+    return impl
+
+
+def trailing_zeros(x: int) -> int:
+    """Index of the lowest set bit of `x` (not 0): one instruction when compiled."""
+    x = int(x)
+    return (x & -x).bit_length() - 1
+
+
+@overload(trailing_zeros, inline="always")
+def _trailing_zeros_compiled(x: Any) -> Any:
+    def impl(x: Any) -> int:
+        return int(_cttz(x))  # type: ignore[call-arg]
+
+    return impl
+
+
+def highest_bit(x: int) -> int:
+    """Index of the highest set bit of `x` (positive): one instruction when compiled."""
+    return int(x).bit_length() - 1
+
+
+@overload(highest_bit, inline="always")
+def _highest_bit_compiled(x: Any) -> Any:
+    def impl(x: Any) -> int:
+        return 63 - int(_ctlz(x))  # type: ignore[call-arg]
+
+    return impl
+
+
+def wrap64(x: int) -> int:
+    """`x` reduced to a signed 64-bit word, as compiled integer arithmetic leaves it. Bit
+    tricks on machine words overflow on purpose; plain Python's integers do not wrap, so
+    the plain-Python run of a kernel wraps where it stores such a word."""
+    return ((int(x) + (1 << 63)) & ((1 << 64) - 1)) - (1 << 63)
+
+
+@overload(wrap64, inline="always")
+def _wrap64_compiled(x: Any) -> Any:
+    def impl(x: Any) -> int:
+        return x  # type: ignore[no-any-return]
 
     return impl
