@@ -15,7 +15,8 @@ settings:
   limited      as shared, plus CMAX at half the cache: victims by Table 5-1 priority
 
 Each is timed best of --repeat from an empty cache through the checked public front
-(`access_lines`), conversions included. Prints each rate and its ratio to the peer's.
+(`access_lines`: every access checked, the kernel for 16 ways, results and write-backs
+returned). Prints each rate and its ratio to the peer's.
 """
 
 from __future__ import annotations

@@ -40,10 +40,10 @@ from mpam.hw.cache import (
     CacheView,
     ReferenceCache,
     access_lines,
-    recency_order,
-    store_recency_order,
     cache_access,
     decode_controls,
+    recency_order,
+    store_recency_order,
     way_masks,
 )
 from mpam.hw.msc import Msc
@@ -566,7 +566,6 @@ def test_access_lines_refuses_a_bad_batch_whole(bad: Access, message: str) -> No
     assert a.dirty(0)[51 % 4, where(a, 0, 51)] and not a.dirty(0)[52 % 4, where(a, 0, 52)]
 
 
-
 @pytest.mark.parametrize("mixed", [False, True], ids=["one-instance", "mixed"])
 def test_a_long_bad_batch_is_undone_whole(mixed: bool) -> None:
     """A batch long against its instance's state runs without a first pass: the kernel
@@ -580,8 +579,8 @@ def test_a_long_bad_batch_is_undone_whole(mixed: bool) -> None:
     assert 4 * len(good) > a.records(0).size
     if mixed:
         good[50] = (1, 7, 0, 0, 0)
-    batch = good[:150] + [(0, 5, 0, 2, 0)] + good[150:] + [(0, -1, 0, 0, 0)]
-    with pytest.raises(ValueError, match="^access 150: PMG 2 is outside 0..1$"):
+    batch = [*good[:150], (0, 5, 0, 2, 0), *good[150:], (0, -1, 0, 0, 0)]
+    with pytest.raises(ValueError, match=r"^access 150: PMG 2 is outside 0\.\.1$"):
         run(a, batch)
     for name in ("sets", "occ", "occ_part"):
         np.testing.assert_array_equal(getattr(a, name), getattr(before, name), err_msg=name)
@@ -589,6 +588,7 @@ def test_a_long_bad_batch_is_undone_whole(mixed: bool) -> None:
     b = copy.deepcopy(a)
     assert run(a, good) == run(b, good, impl="reference")
     np.testing.assert_array_equal(a.sets, b.sets)
+
 
 # -- 3. portion bitmaps to ways -------------------------------------------------------------
 
