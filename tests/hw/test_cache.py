@@ -268,6 +268,16 @@ def test_lru_victims_follow_the_recency_stack(impl: str) -> None:
 
 
 @IMPL
+def test_srrip_fills_keep_free_ways_least_recent(impl: str) -> None:
+    """The same arrays run under SRRIP, then LRU: SRRIP fills also move their way to the
+    front of the recency stack, so the LRU fill after them takes a free way."""
+    a = fresh([(1, 4, 64)])
+    run(a, [(0, 10, 0, 0, 0)], SRRIP, impl)
+    run(a, [(0, 11, 0, 0, 0)], LRU, impl)
+    assert a.tags(0)[0].tolist() == [10, 11, -1, -1]
+
+
+@IMPL
 @pytest.mark.parametrize("ways", [5, 16, 17, 24, 62])
 def test_lru_order_of_any_width(impl: str, ways: int) -> None:
     """Stacks of 4-bit places (up to 16 ways) and of 8-bit places in several words (up

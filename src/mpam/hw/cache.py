@@ -17,9 +17,9 @@ controls the MSC holds for the requester's PARTID (IHI0099 chapter 5; reference 
   and last lines of partitions under their CMIN; within a priority the replacement policy
   chooses (LRU, or SRRIP with 2-bit re-reference predictions).
 
-Each set is one record of machine words (its clock, its dirty ways, a tag per way, a state
-word per way), so a lookup and a fill touch one short run of memory: the simulated caches
-are bigger than the host's, and host cache misses, not instructions, set the pace.
+Each set is one record of machine words (its dirty ways, its recency stack, a tag per way, a
+state word per way), so a lookup and a fill touch one short run of memory: the simulated
+caches are bigger than the host's, and host cache misses set much of the pace.
 Occupancy is counted per instance and label as lines are filled and evicted, so a CSU
 monitor's read is a lookup, not a scan. Private caches have no MSC: their controls stay
 unrestricted. Controls are decoded from the MSC's PARTID-indexed MPAMCFG arrays whenever
@@ -101,9 +101,10 @@ _CASSOC = field("MPAMCFG_CASSOC", "CASSOC")
 # last position all ones); the tag of each way (line address, -1 when invalid); the
 # state of each way: the owner's PARTID in bits 40-55 and PMG in bits 32-39 (their own
 # fields, so that no division recovers the PARTID) and SRRIP's re-reference prediction in
-# the low half. Power-on leaves way 0 least recent, then way 1, and so on: a fill moves
-# its way to the front, so the unallocated ways stay the least recent ones, lowest first,
-# and the least recent allowed way is also the first unallocated one when there is one.
+# the low half. Power-on leaves way 0 least recent, then way 1, and so on: a fill (under
+# either policy) moves its way to the front, so the unallocated ways stay the least recent
+# ones, lowest first, and the least recent allowed way is also the first unallocated one
+# when there is one.
 DIRTY_WAYS, STACK = range(2)
 SETS, WAYS, OFF, LIMITS = range(4)  # per instance; OFF: where its set 0's record starts
 WAY_MASK, CMAX, CMAX_SOFT, CMIN, CASSOC, DISABLED = range(6)  # per (instance, PARTID)
@@ -610,8 +611,9 @@ def _fill(
         return -1
     _install(sets, occ, occ_part, num_pmg, inst, r, ways, w, addr, partid, pmg, write,
              0 if policy == LRU else _RRPV_INSERT, evicted)  # fmt: skip
-    if policy == LRU:
-        _to_front(sets, r, ways, j, w)
+    # SRRIP does not use the order, but a fill keeps it: free ways must stay the least
+    # recent ones should the arrays be run under LRU later.
+    _to_front(sets, r, ways, j if policy == LRU else _stack_place(sets, r, ways, w), w)
     return int(r + tags_at(ways) + w)
 
 
@@ -1138,8 +1140,7 @@ class ReferenceCache:
         rec[tags_at(ways) + victim] = addr
         meta_in = 0 if self.policy == LRU else _RRPV_INSERT
         state[victim] = (partid << _PARTID_SHIFT) | (pmg << _PMG_SHIFT) | meta_in
-        if self.policy == LRU:
-            make_most_recent(victim)
+        make_most_recent(victim)  # under SRRIP too, so that free ways stay least recent
         if write:
             rec[DIRTY_WAYS] |= 1 << victim
             a.occ[DIRTY_LINES, inst, label] += 1

@@ -9,7 +9,9 @@ the kernel tests that way too, so the readable code is the tested code).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numba
@@ -40,6 +42,39 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_PACKAGE = Path(__file__).resolve().parent.parent
+#: the packages whose modules hold compiled code (kernels and the helpers they inline)
+_COMPILED = ("hw", "sim")
+
+
+def _drop_stale_kernels() -> None:
+    """Delete the package's cached kernels when any module of `_COMPILED` has changed since
+    they were compiled. Numba checks only a kernel's own file, and a kernel carries the
+    helpers it inlines from other modules: after an update that changes only
+    `mpam.hw.cache`, the cached traffic kernel would still run the old cache layout on the
+    new arrays. The sources' digest is kept beside the caches; where the package is not
+    writable, Numba does not cache there either."""
+    digest = hashlib.sha256()
+    for path in sorted(p for name in _COMPILED for p in (_PACKAGE / name).glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    stamp = _PACKAGE / "__pycache__" / "kernel-sources.sha256"
+    try:
+        if stamp.read_text() == digest.hexdigest():
+            return
+    except OSError:
+        pass
+    try:
+        for name in _COMPILED:
+            for cached in (_PACKAGE / name / "__pycache__").glob("*.nb[ic]"):
+                cached.unlink(missing_ok=True)
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.write_text(digest.hexdigest())
+    except OSError:
+        pass
+
+
+_drop_stale_kernels()
+
 
 def njit(fn: F) -> F:
     """A helper for kernels: inlined into each kernel that calls it, at Numba's level
@@ -60,8 +95,8 @@ def kernel(fn: F) -> F:
     """An entry point called from Python: like `njit`, and cached on disk so a machine
     compiles it once per install. Only entry points are cached: a cached function is
     linked, not inlined, into its callers, which made a cache lookup eight times slower.
-    The disk cache is keyed on the kernel's own file: after changing only a helper in
-    another module, delete the `__pycache__/*.nbi` and `*.nbc` files."""
+    Numba keys the disk cache on the kernel's own file only; `_drop_stale_kernels` drops
+    every cached kernel when a module they inline from changes."""
     return cast(F, numba.njit(cache=True, **_OPTIONS)(fn))
 
 
