@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
 .venv/bin/pytest "$@"
-# The Numba kernels once more as the plain Python they are written in (DESIGN.md §5).
+# The Numba kernels once more as the plain Python they are written in (docs/design.md §4).
 NUMBA_DISABLE_JIT=1 .venv/bin/pytest -q tests/hw/test_cache.py tests/hw/test_memory.py

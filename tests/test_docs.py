@@ -1,8 +1,8 @@
 """The documentation's examples are run, so the docs cannot drift from the code.
 
 - ```console blocks: each `$ mpam ...` line is run (at COLUMNS=100, in a fresh directory per
-  document, so files one command writes are there for the commands after it) and its output must equal the
-  lines that follow it, trailing spaces aside. A command may end in `| head -N` or
+  document, so files one command writes are there for the commands after it; `tests/` there
+  is the repository's) and its output must equal the lines that follow it, trailing spaces aside. A command may end in `| head -N` or
   `| tail -N`; one whose output starts with `Error:` must fail, every other must succeed;
 - ```python blocks are executed.
 """
@@ -77,6 +77,8 @@ def test_console_examples(
     doc = where.split("#")[0]
     if doc not in _WORKDIRS:
         _WORKDIRS[doc] = tmp_path_factory.mktemp(doc)
+        # Examples name the test tables as they are named from the repository's root.
+        (_WORKDIRS[doc] / "tests").symlink_to(ROOT / "tests")
     monkeypatch.chdir(_WORKDIRS[doc])
     runtime = _WORKDIRS[doc] / ".run"  # machines booted by the examples live here
     monkeypatch.setenv("MPAM_RUNTIME_DIR", str(runtime))

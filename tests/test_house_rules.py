@@ -1,4 +1,4 @@
-"""House rules of DESIGN.md §5 that a script can check."""
+"""House rules of docs/design.md §4 that a script can check."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mpam"
-#: Bottom to top (DESIGN.md §2); cli and fuse are the faces on top.
+#: Bottom to top (docs/design.md §2); cli and fuse are the faces on top.
 LAYERS = [
     "platform",
     "hw",
@@ -46,7 +46,7 @@ def test_layers_import_only_downward(path: Path) -> None:
     layer = _layer(path)
     if layer is None:
         return
-    assert layer in LAYERS, f"{layer} is not a layer of DESIGN.md §2"
+    assert layer in LAYERS, f"{layer} is not a layer of docs/design.md §2"
     own = LAYERS.index(layer)
     for module in _imports(path):
         target = module.split(".")[1]

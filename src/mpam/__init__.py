@@ -1,6 +1,6 @@
 """mpam: an executable Arm MPAM machine.
 
-Layers, bottom up (see DESIGN.md): `platform` (descriptions), `hw` (MSCs, CPUs, caches and
+Layers, bottom up (see docs/design.md §2): `platform` (descriptions), `hw` (MSCs, CPUs, caches and
 memory), `firmware` (ACPI tables), `kernel`, `sim`, `resctrl`, `driver`, `machine`, and the
 faces `cli` and `fuse`.
 """

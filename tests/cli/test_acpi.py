@@ -12,7 +12,7 @@ from mpam.cli import main
 from mpam.firmware import build_tables, mpam_to_dict, parse_mpam, parse_pptt, pptt_to_dict
 from mpam.platform import load
 
-ACPI = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "acpi"
+ACPI = Path(__file__).resolve().parents[1] / "data" / "acpi"
 
 
 def _run(*args: str, stdin: bytes | None = None) -> tuple[int, str]:
@@ -21,7 +21,7 @@ def _run(*args: str, stdin: bytes | None = None) -> tuple[int, str]:
 
 
 def test_build_writes_both_tables(tmp_path: Path) -> None:
-    code, out = _run("acpi", "build", "--platform", "two-socket", "-o", str(tmp_path / "t"))
+    code, out = _run("acpi", "build", "--platform", "two-socket", "--out", str(tmp_path / "t"))
     assert code == 0
     tables = build_tables(load("two-socket"))
     for name, data in tables.items():
@@ -30,7 +30,7 @@ def test_build_writes_both_tables(tmp_path: Path) -> None:
 
 
 def test_build_refuses_an_unknown_platform(tmp_path: Path) -> None:
-    code, out = _run("acpi", "build", "-p", "nonesuch", "-o", str(tmp_path))
+    code, out = _run("acpi", "build", "-p", "nonesuch", "--out", str(tmp_path))
     assert code != 0 and "no preset named 'nonesuch'" in out
     assert list(tmp_path.iterdir()) == []
 

@@ -1,5 +1,6 @@
-"""Tables built from a platform: byte-exact against the reference tables, deterministic, and
-parsed back into the platform's MSCs, resources and cache topology, for every preset.
+"""Tables built from a platform: byte-exact against the ACPI test tables in tests/data/acpi/,
+deterministic, and parsed back into the platform's MSCs, resources and cache topology, for
+every preset.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from mpam.firmware import (
 from mpam.platform import Platform, from_toml_text, load, presets
 from mpam.platform.model import AccessMode, InterfaceType, Interrupt, ResourceKind
 
-ACPI = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "acpi"
+ACPI = Path(__file__).resolve().parents[1] / "data" / "acpi"
 
 _KIND_TO_LOCATOR = {
     ResourceKind.CACHE: LocatorType.PROCESSOR_CACHE,
@@ -139,9 +140,9 @@ def test_default_mpam_table_matches_the_reference_bytes() -> None:
 
 
 def test_two_socket_mpam_table_matches_the_reference_but_for_the_pcc_enable() -> None:
-    """The reference gives its PCC MSC an MMIO size of 0x4000; DEN0065 3.0 makes that field
-    the PCC MSC's enable status (0 or 1), and Linux skips an MSC whose size is 0, so the
-    builder writes 1. Every other byte is the reference's."""
+    """tests/data/acpi/two-socket.mpam.aml gives its PCC MSC an MMIO size of 0x4000; DEN0065
+    3.0 makes that field the PCC MSC's enable status (0 or 1), and Linux skips an MSC whose
+    size is 0, so the builder writes 1. Every other byte is that test table's."""
     reference = bytearray((ACPI / "two-socket.mpam.aml").read_bytes())
     pcc = parse_mpam(bytes(reference)).mscs[-1]
     assert pcc.interface_type == 0x0A and pcc.mmio_size == 0x4000
@@ -157,8 +158,9 @@ def test_default_pptt_matches_the_reference_bytes() -> None:
 
 
 def test_two_socket_pptt_gives_the_reference_cacheinfo() -> None:
-    """two-socket's L2 is a private resource of its cluster, where the reference table repeats
-    it under each core with the same id: different bytes, the same caches for Linux."""
+    """two-socket's L2 is a private resource of its cluster, where the test table
+    (tests/data/acpi/two-socket.pptt.aml) repeats it under each core with the same id:
+    different bytes, the same caches for Linux."""
     ours = CacheTopology(parse_pptt(build_pptt(load("two-socket")))).leaves()
     theirs = CacheTopology(parse_pptt((ACPI / "two-socket.pptt.aml").read_bytes())).leaves()
 

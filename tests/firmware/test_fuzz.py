@@ -65,7 +65,7 @@ from mpam.firmware.mpam_table import FUNC_DEP, MSC_NODE, RESOURCE_NODE
 from mpam.firmware.pptt import CACHE_ID, CACHE_NODE, PROCESSOR_NODE, SUBTABLE
 from mpam.firmware.sdt import HEADER, checksum
 
-ACPI_TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "acpi"
+ACPI_TESTDATA = Path(__file__).resolve().parents[1] / "data" / "acpi"
 
 EXAMPLES = 5_000  # per test; 4 tests
 #: Table bodies above this size are usually cut to a prefix of whole structures.

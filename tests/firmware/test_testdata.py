@@ -24,7 +24,7 @@ from mpam.firmware import (
     pptt_to_dict,
 )
 
-ACPI = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "acpi"
+ACPI = Path(__file__).resolve().parents[1] / "data" / "acpi"
 PLATFORMS = ("rdn2-like", "two-socket")
 
 #: What the error for each malformed table must say (README.json gives the problem in words).
@@ -112,9 +112,10 @@ def test_malformed_is_refused_naming_the_problem(name: str) -> None:
     assert 0 <= caught.value.offset <= len(data)
 
 
-# Two tables compiled by ACPICA's iasl (HEAD, 2026-04-08), from shared/reference/mpam-hw-acpi.md
-# §5.2 (the `iasl -T MPAM` template) and §5.3 (interrupts, linked device, dependencies and the
-# SMMU, memory-side cache and ACPI device locators).
+# Two tables compiled by ACPICA's iasl (HEAD, 2026-04-08): the template `iasl -T MPAM` writes
+# (ACPICA's dttemplate.h, TemplateMpam), and a table written for these tests that exercises
+# interrupts, a linked device, dependencies and the SMMU, memory-side cache and ACPI device
+# locators, compiled and round-tripped through iasl's disassembler.
 _Z = "00000000" * 8
 ACPICA_TEMPLATE = bytes.fromhex(
     "4d50414d fc000000 02 54 484953492020 54454d504c415445 02000000 494e544c 08042620"

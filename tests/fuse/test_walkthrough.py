@@ -1,5 +1,6 @@
-"""The seed walkthrough's resctrl session, run verbatim in a shell on the default platform
-(seeds/001: "Exploring resctrl file-system" and "Configuring MPAM via resctrl")."""
+"""The RD-N2 walkthrough's resctrl session, run verbatim in a shell on the default platform
+(Arm's RD-N2 MPAM-resctrl guide: "Exploring resctrl file-system" and "Configuring MPAM via
+resctrl")."""
 
 from __future__ import annotations
 

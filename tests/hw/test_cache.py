@@ -1,5 +1,6 @@
-"""Owner-tagged caches (reference §2.6; IHI0099 chapter 5): the Numba kernel against its
-readable twin, the controls' rules one at a time, and decoding from MSC registers.
+"""Owner-tagged caches (IHI0099 chapter 5 and its CPBM, CMAX, CMIN and CASSOC controls): the
+Numba kernel against its readable twin, the controls' rules one at a time, and decoding from
+MSC registers.
 
 Caches are real `CacheArrays`; MSCs are built from the rdn2 preset (or a one-MSC TOML, see
 conftest.py) and programmed through MMIO with offsets from `mpam.hw.regmap`. Property tests
@@ -751,7 +752,7 @@ def test_decode_controls_cmin_cassoc_and_narrowing(new_msc: MakeMsc) -> None:
 
 
 def test_disabled_partids_allocate_nothing_and_go_first(new_msc: MakeMsc) -> None:
-    """HAS_ENDIS (reference §2.8): a PARTID the MSC has disabled has no portions and
+    """HAS_ENDIS (IHI0099 MPAMCFG_EN/DIS): a PARTID the MSC has disabled has no portions and
     limits of 0, and its lines are the victims right after unallocated ones (Table 5-1
     priority 1), before an older line of an enabled partition; a soft CMAX may take them."""
     ccap = {"cmax_wd": 8, "has_cmax_softlim": True}

@@ -1,6 +1,7 @@
-"""One PE's MPAM registers (MRS/MSR) and label generation (reference §3.2, §3.3).
+"""One PE's MPAM registers (MRS/MSR) and label generation (the Arm ARM's MPAM system
+registers and its GenMPAMAtEL pseudocode; the rules are numbered as `Cpu.label` lists them).
 
-Register values here are written with literal shifts from the reference's field positions
+Register values here are written with literal shifts from the Arm ARM's field positions
 (PARTID_I [15:0], PARTID_D [31:16], PMG_I [39:32], PMG_D [47:40], MPAMEN 63, ...), so the
 tests do not lean on the table they check.
 """
@@ -311,7 +312,7 @@ def test_write_then_read_keeps_only_writable_bits(reg: str, value: int) -> None:
     assert cpu.read_sysreg(reg) == value & mask
 
 
-# -- §3.3 rule 1: enable ----------------------------------------------------------------
+# -- rule 1: enable ---------------------------------------------------------------------
 
 
 def test_mpamen_off_gives_default() -> None:
@@ -325,7 +326,7 @@ def test_mpamen_off_gives_default() -> None:
     assert cpu.label(D, 0) == Label(6, 1, "NS", False)
 
 
-# -- the seed walkthrough ---------------------------------------------------------------
+# -- the RD-N2 walkthrough ---------------------------------------------------------------
 
 
 def test_seed_walkthrough_value() -> None:

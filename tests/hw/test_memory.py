@@ -1,4 +1,4 @@
-"""Memory channels (reference §2.6, §2.7; IHI0099 MBW controls): the arbiter's grants,
+"""Memory channels (IHI0099 MBW controls: MIN, MAX, PBM, PROP, WINWD): the arbiter's grants,
 decoding the MBW_* controls from an MSC's registers, and the loaded-latency curve.
 
 `arbitrate` is called directly with real arrays (`ChannelArrays`), the way the traffic
@@ -343,7 +343,7 @@ def test_decode_mbw_controls_from_mmio(ddr0: Msc) -> None:
 
 
 def test_a_disabled_partid_gets_no_bandwidth_controls(new_msc: MakeMsc) -> None:
-    """HAS_ENDIS (reference §2.8): a disabled PARTID's fractional controls act as 0 and its
+    """HAS_ENDIS (IHI0099 MPAMCFG_EN/DIS): a disabled PARTID's fractional controls act as 0 and its
     portion bitmap as none; enabling it brings back what its registers hold."""
     mbw = {"bwa_wd": 8, "has_max": True, "has_min": True, "has_pbm": True, "bwpbm_wd": 8}
     msc = new_msc([{"mbw": mbw}], has_endis=True)

@@ -4,9 +4,9 @@ For each preset, hypothesis picks seeds; each seed drives `OPS_PER_EXAMPLE` rand
 writes (aligned and unaligned offsets inside the page) at randomly chosen MSCs. Nothing may
 raise, and every write that lands on an MPAMCFG settings register of an implemented RIS with
 a valid PART_SEL must read back as `value & implemented_mask | fixed_ones`. The selection and
-the masks are computed here from the platform description and the reference's rules
-(§1.4 bitmaps, §2.6 fixed-point fractions, §1.3 SOFTLIM/HARDLIM/STRIDEM1/PRI/WINWD), never
-from the model's own tables.
+the masks are computed here from the platform description and IHI0099's rules (portion
+bitmaps, fixed-point fractions, the SOFTLIM/HARDLIM/STRIDEM1/PRI/WINWD fields of the chapter 9
+register descriptions), never from the model's own tables.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ MSC_SAMPLE = 24  # MSCs per example (the large preset has 240)
 PART_SEL = 0x100
 MON_SEL = 0x800
 INTERNAL = 1 << 16
-# MPAMCFG settings registers (reference §1.2): offset -> name
+# MPAMCFG settings registers (IHI0099 Table 9-8): offset -> name
 CFG_SINGLE = {
     0x108: "CMAX",
     0x110: "CMIN",
@@ -44,7 +44,7 @@ CFG_SINGLE = {
 }
 CPBM_BASE, CPBM_WORDS = 0x1000, 1024
 PBM_BASE, PBM_WORDS = 0x2000, 128
-# Every register word of reference §1.2 (64-bit registers as two words).
+# Every register word of IHI0099 Table 9-8 (64-bit registers as two words).
 KNOWN_WORDS = sorted(
     {0x00, 0x04, 0x08, 0x18, 0x20, 0x28, 0x30, 0x38, 0x40, 0x48, 0x50, 0x80, 0x88, 0x90,
      0xDC, 0xE0, 0xE4, 0xE8, 0xEC, 0xF0, 0xF8, 0xFC, 0x100, 0x300, 0x310, 0x320, 0x600,
@@ -59,12 +59,12 @@ KNOWN_SMALL = [o for o in KNOWN_WORDS if o < CPBM_BASE or o >= 0x3000]
 
 
 def frac(width: int) -> int:
-    """§2.6: a w-bit fraction implements bits [15:16-w]; the rest are RAZ/WI."""
+    """IHI0099 fixed point: a w-bit fraction implements bits [15:16-w]; the rest are RAZ/WI."""
     return (0xFFFF << (16 - width)) & 0xFFFF
 
 
 def bitmap(width: int) -> list[int]:
-    """§1.4: ceil(width/32) words; bits at or above the width in the last word are RES0."""
+    """IHI0099 CPBM/MBW_PBM: ceil(width/32) words; bits at or above the width are RES0."""
     words = [0xFFFF_FFFF] * ((width + 31) // 32)
     if width % 32:
         words[-1] = (1 << (width % 32)) - 1

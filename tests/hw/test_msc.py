@@ -1,7 +1,9 @@
-"""The MSC register model seen through read32/write32 (reference §1, §2 and §7 items 2-9).
+"""The MSC register model seen through read32/write32, against IHI0099 and what Linux's
+drivers/resctrl/mpam_devices.c relies on.
 
-Offsets and bit positions are literals from reference/mpam-hw-acpi.md (§1.2, §1.3), so the
-tests do not lean on the register table they exercise. Descriptions are small TOML texts
+Offsets and bit positions are literals typed in from IHI0099 (the Table 9-8 register map and
+the chapter 9 field descriptions), so the tests do not lean on the register table they
+exercise. Descriptions are small TOML texts
 built through the real platform loader (see conftest.py).
 """
 
@@ -21,7 +23,7 @@ from mpam.platform.model import AccessMode
 
 MakeMsc = Callable[..., Msc]
 
-# -- offsets (reference §1.2) ---------------------------------------------------------------
+# -- offsets (IHI0099 Table 9-8) ------------------------------------------------------------
 IDR, IDR_HI = 0x0000, 0x0004
 IIDR, AIDR, IMPL_IDR = 0x0018, 0x0020, 0x0028
 CPOR_IDR, CCAP_IDR, MBW_IDR, PRI_IDR = 0x0030, 0x0038, 0x0040, 0x0048
@@ -45,7 +47,7 @@ CPBM, MBW_PBM = 0x1000, 0x2000
 # MPAMCFG settings registers that a full-featured RIS implements.
 CFG_OFFSETS = [CMAX, CMIN, CASSOC, MBW_MIN, MBW_MAX, MBW_WINWD, PRI, MBW_PROP, CPBM, MBW_PBM]
 
-# -- bit fields (reference §1.3) --------------------------------------------------------------
+# -- bit fields (IHI0099 chapter 9) -----------------------------------------------------------
 # MPAMF_IDR low word
 HAS_CCAP, HAS_CPOR, HAS_MBW, HAS_PRI = 1 << 24, 1 << 25, 1 << 26, 1 << 27
 EXT, HAS_IMPL_IDR, HAS_MSMON, HAS_NRW = 1 << 28, 1 << 29, 1 << 30, 1 << 31
@@ -170,7 +172,7 @@ def two_ris(new_msc: MakeMsc) -> Msc:
     ])  # fmt: skip
 
 
-# == §7.2: identity registers ===================================================================
+# == identity registers (IHI0099 MPAMF_AIDR, MPAMF_IDR) =========================================
 
 
 def test_idr_low_word_from_features(new_msc: MakeMsc) -> None:
@@ -230,7 +232,7 @@ def test_idr_high_word_flags(new_msc: MakeMsc, msc_kw: dict[str, Any], high: int
 
 
 def test_idr_with_ris_sets_ext_and_extd_esr(new_msc: MakeMsc) -> None:
-    """§7.2: with RIS the IDR has EXT=1, and with ESR also HAS_EXTD_ESR=1; RIS_MAX."""
+    """With RIS the IDR has EXT=1, and with ESR also HAS_EXTD_ESR=1 (IHI0099); RIS_MAX."""
     m = new_msc([{}, {"index": 3}])
     assert m.read32(IDR) & EXT
     assert m.read32(IDR_HI) == HAS_RIS | HAS_EXTD_ESR | HAS_ESR | ris_max(3)
@@ -251,7 +253,7 @@ def test_aidr_v10_has_32_bit_idr(new_msc: MakeMsc) -> None:
 
 
 def test_aidr_v10_still_reports_errors(new_msc: MakeMsc) -> None:
-    """... yet its ESR exists: v1.0 defines error codes 0-7 (reference §1.6)."""
+    """... yet its ESR exists: v1.0 defines error codes 0-7 (IHI0099 Table 7-1)."""
     m = new_msc([{"cpor": {"cpbm_wd": 8}}], aidr=0x10)
     m.write32(PART_SEL, 16)  # PARTID_MAX is 15
     m.read32(0x1000)  # MPAMCFG_CPBM<0>
@@ -375,7 +377,7 @@ def test_id_registers_are_read_only(new_msc: MakeMsc) -> None:
     assert errcode(m) == 0
 
 
-# == §7.3: RIS selection =======================================================================
+# == RIS selection (IHI0099 PART_SEL.RIS, MON_SEL.RIS) =========================================
 
 
 def test_part_sel_ris_selects_id_registers(two_ris: Msc) -> None:
@@ -504,7 +506,7 @@ def test_ris_fields_are_res0_without_ris(new_msc: MakeMsc) -> None:
     assert errcode(m) == 0
 
 
-# == §7.4: out-of-range PARTID_SEL =============================================================
+# == out-of-range PARTID_SEL (IHI0099 error 1) =================================================
 
 
 @pytest.mark.parametrize("offset", [*CFG_OFFSETS, CPBM + 4, MBW_PBM + 4])
@@ -543,7 +545,7 @@ def test_max_partid_sel_is_in_range(new_msc: MakeMsc) -> None:
     assert errcode(m) == 0
 
 
-# == §7.5: ESR, ECR and the error interrupt ====================================================
+# == ESR, ECR and the error interrupt (IHI0099) ================================================
 
 
 def test_first_error_has_no_ovrwr_second_sets_it(two_ris: Msc) -> None:
@@ -599,7 +601,7 @@ def test_ecr_only_inten_is_writable(new_msc: MakeMsc) -> None:
 
 
 def test_level_error_irq_follows_inten_and_errcode(new_msc: MakeMsc) -> None:
-    """§7.5: the level line equals ECR.INTEN and ESR.ERRCODE != 0, at every step."""
+    """IHI0099: the level line equals ECR.INTEN and ESR.ERRCODE != 0, at every step."""
     m = new_msc([{"cpor": {"cpbm_wd": 8}}])
     line = m.irq.line(100)
     assert line.mode is AccessMode.LEVEL
@@ -688,7 +690,7 @@ def test_inject_error(two_ris: Msc) -> None:
     assert esr(m) == {"PARTID_MON": 0x1234, "PMG": 0x56, "ERRCODE": 3, "OVRWR": 0, "RIS": 1}
 
 
-# == §7.6: PARTID narrowing ====================================================================
+# == PARTID narrowing (IHI0099 HAS_PARTID_NRW) =================================================
 
 
 @pytest.fixture
@@ -750,7 +752,7 @@ def test_control_access_above_intpartid_max_error_1(nrw: Msc) -> None:
 
 
 def test_narrowed_settings_apply_to_request_partid(nrw: Msc) -> None:
-    """§7.6: after INTPARTID[req 5] = 2, intPARTID 2's settings are what PARTID 5 uses."""
+    """Narrowing: after INTPARTID[req 5] = 2, intPARTID 2's settings are what PARTID 5 uses."""
     sel(nrw, 5)
     nrw.write32(INTPARTID, INTERNAL | 2)
     assert nrw.read32(INTPARTID) == INTERNAL | 2
@@ -775,7 +777,7 @@ def test_part_sel_internal_is_res0_without_narrowing(new_msc: MakeMsc) -> None:
     assert m.read32(NRW_IDR) == 0
 
 
-# == §7.7: fixed-point fraction controls =======================================================
+# == fixed-point fraction controls (IHI0099) ===================================================
 
 
 def linux_percent_to_reg(percent: int, wd: int) -> int:
@@ -800,7 +802,7 @@ def test_mbw_max_bwa_wd_8(new_msc: MakeMsc) -> None:
     assert linux_reg_to_percent(m.read32(MBW_MAX), 8) == 50
 
 
-# KUnit vectors (reference §2.6): percent -> 8-bit and 12-bit field values.
+# KUnit vectors (drivers/resctrl/test_mpam_resctrl.c): percent -> 8- and 12-bit field values.
 KUNIT = [(1, 0x1, 0x27), (25, 0x3F, 0x3FF), (33, 0x53, 0x546), (35, 0x58, 0x598),
          (45, 0x72, 0x732), (50, 0x7F, 0x7FF), (52, 0x84, 0x850), (55, 0x8B, 0x8CB),
          (58, 0x93, 0x946), (75, 0xBF, 0xBFF), (80, 0xCB, 0xCCB), (88, 0xE0, 0xE13),
@@ -907,7 +909,7 @@ def test_pri_widths(new_msc: MakeMsc, pri: dict[str, Any], read: int) -> None:
 
 
 def test_linux_pri_reset_value_extra_bit_is_ignored(new_msc: MakeMsc) -> None:
-    """§2.5: with 0_IS_LOW Linux writes GENMASK(wd, 0), one bit more than the width."""
+    """With 0_IS_LOW Linux's PARTID reset (mpam_devices.c) writes GENMASK(wd, 0): wd + 1 bits."""
     m = new_msc([{"pri": {"has_intpri": True, "intpri_0_is_low": True, "intpri_wd": 4}}])
     sel(m, 1)
     m.write32(PRI, 0x1F)
@@ -936,7 +938,7 @@ def test_winwd_read_only_reads_the_window(new_msc: MakeMsc) -> None:
     assert m.read32(MBW_WINWD) == 1000 << 8 | 0x80  # US_INT.US_FRAC = 1000.5 us
 
 
-# == §7.8: portion bitmaps and reset values ====================================================
+# == portion bitmaps and reset values (IHI0099 Table 3-8) ======================================
 
 
 def test_cpbm_wd_33(new_msc: MakeMsc) -> None:
@@ -1113,7 +1115,7 @@ def test_page_too_small_for_the_bitmap(new_msc: MakeMsc) -> None:
     assert m.read32(0x1FFC) == 0xFFFF_FFFF
 
 
-# == §7.9: monitors ============================================================================
+# == monitors (IHI0099 MSMON_*) ================================================================
 
 
 def setup_mbwu(m: Msc, mon: int, flt: int = 0, ctl: int = 0, ris: int = 0) -> None:
@@ -1193,7 +1195,7 @@ def test_mbwu_scaled_by_sclen(new_msc: MakeMsc, scale: int) -> None:
 
 
 def test_mbwu_software_nrdy(new_msc: MakeMsc) -> None:
-    """§1.5: a software-managed NRDY is plain storage (Linux then ignores it)."""
+    """IHI0099: a software-managed NRDY is plain storage (mpam_devices.c then ignores it)."""
     m = new_msc([mbwu_feats()])
     setup_mbwu(m, 0)
     count(m, 64)
@@ -1588,7 +1590,8 @@ def test_mbwu_hardware_nrdy(new_msc: MakeMsc) -> None:
 
 
 def test_linux_nrdy_probe_tells_hw_from_sw(new_msc: MakeMsc) -> None:
-    """§1.5: write NRDY=1, read, write 0, read: hardware-managed if either fails to stick."""
+    """mpam_devices.c's probe: write NRDY=1, read, write 0, read: hardware-managed if either
+    fails to stick."""
     m = new_msc([{"msmon": {"csu": {"num_mon": 1}, "mbwu": {"num_mon": 1}}}])
 
     def hw_managed(value_off: int) -> bool:
@@ -1603,7 +1606,7 @@ def test_linux_nrdy_probe_tells_hw_from_sw(new_msc: MakeMsc) -> None:
     assert not hw_managed(MBWU)  # mbwu hw_nrdy defaults to false
 
 
-# == out-of-range request labels (§2.4) ========================================================
+# == out-of-range request labels (IHI0099 errors 2 and 4) ======================================
 
 
 def test_request_partid_out_of_range_error_2(new_msc: MakeMsc) -> None:

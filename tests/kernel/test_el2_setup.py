@@ -1,4 +1,4 @@
-"""__init_el2_mpam, exactly as the seed's el2_setup.h does it."""
+"""__init_el2_mpam, exactly as the walkthrough's el2_setup.h does it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The scheduler and the arm64 MPAM context switch (reference §5.4, the seed's debug log).
+"""The scheduler and the arm64 MPAM context switch (arch/arm64/include/asm/mpam.h, the walkthrough's
+debug log).
 
 Register values are written with literal shifts from the Arm ARM field positions
 (PARTID_I [15:0], PARTID_D [31:16], PMG_I [39:32], PMG_D [47:40], MPAMEN 63), so the tests
@@ -26,7 +27,7 @@ def word(partid_d: int = 0, partid_i: int = 0, pmg_d: int = 0, pmg_i: int = 0) -
     return partid_i | partid_d << 16 | pmg_i << 32 | pmg_d << 40
 
 
-# The debug log of the seed walkthrough, as captured (four chunks on CPU 1 at ~274 s).
+# The debug log of the RD-N2 walkthrough, as captured (four chunks on CPU 1 at ~274 s).
 SEED_LOG = """\
 [  274.393977] oldregval (arm64_mpam_current) : 0         //chunk 1
 [  274.393977] regval (thread_info field)     : 10001
@@ -64,7 +65,7 @@ SEED_LOG = """\
 
 
 def seed_chunks() -> str:
-    """The seed log without its timestamps and the author's //chunk notes."""
+    """The walkthrough's log without its timestamps and the author's //chunk notes."""
     lines = [re.sub(r"^\[\s*\d+\.\d+\] ?", "", line) for line in SEED_LOG.splitlines()]
     return "".join(re.sub(r"\s+//chunk \d$", "", line) + "\n" for line in lines)
 
@@ -73,7 +74,7 @@ def switch_records(records: list[SysregWrite]) -> list[SysregWrite]:
     return [r for r in records if r.origin == "thread_switch" and r.register == "MPAM0_EL1"]
 
 
-# -- the seed's story ---------------------------------------------------------------
+# -- the walkthrough's story ---------------------------------------------------------------
 
 
 def test_seed_context_switch_story_is_reproduced_from_the_trace(sched: Scheduler) -> None:

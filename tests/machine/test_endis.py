@@ -1,6 +1,6 @@
-"""PARTID enable and disable (HAS_ENDIS, reference §2.5 and §2.8) on a booted machine: boot
-firmware enables every PARTID, since Linux never writes MPAMCFG_EN; a PARTID disabled
-afterwards allocates nothing in the cache its MSC controls."""
+"""PARTID enable and disable (HAS_ENDIS: IHI0099's MPAMCFG_EN/DIS and reset rules) on a
+booted machine: boot firmware enables every PARTID, since Linux never writes MPAMCFG_EN; a
+PARTID disabled afterwards allocates nothing in the cache its MSC controls."""
 
 from __future__ import annotations
 

@@ -79,10 +79,15 @@ def test_files_hold_the_run(noisy_run: ScenarioRun, tmp_path: Path) -> None:
         "106",
         "/",
     )
-    assert float(first["ipc"]) == pytest.approx(victim[0]["ipc"], rel=1e-5)  # type: ignore[index,arg-type]
+    assert float(first["ipc"]) == victim[0]["ipc"]  # type: ignore[index]  # exact, not rounded
     with files[1].open() as f:
         grows = list(csv.DictReader(f))
     assert list(grows[0]) == ["time_s", "group", *GROUP_METRICS]
+    # Byte counts are integers, written as integers: exact, with no exponent.
+    root = [r for r in grows if r["group"] == "/"]
+    expected = [m and m["llc_occupancy_bytes"] for m in group_metrics(noisy_run.groups["/"])]
+    assert [int(r["llc_occupancy_bytes"]) for r in root] == [e for e in expected if e is not None]
+    assert all(r["llc_occupancy_bytes"].isdigit() for r in root)
     assert {r["group"] for r in grows} == {"/", "noisy"}
     assert sum(r["group"] == "noisy" for r in grows) == 10
     doc = json.loads(files[2].read_text())

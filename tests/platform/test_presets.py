@@ -12,13 +12,13 @@ from mpam import platform
 from mpam.platform import Platform
 from mpam.platform.model import AccessMode, InterfaceType, Msc, ResourceKind
 
-ACPI_TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "acpi"
+ACPI_TESTDATA = Path(__file__).resolve().parents[1] / "data" / "acpi"
 PRESETS = ("large", "rdn2", "tiny", "two-socket")
 
 
 def _expected(name: str) -> dict[str, Any]:
     path = ACPI_TESTDATA / f"{name}.expected.json"
-    assert path.exists(), f"ACPI testdata {path} is missing: the repository must sit beside shared/"
+    assert path.exists(), f"ACPI test data {path} is missing from the repository"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 

@@ -302,7 +302,8 @@ def test_mb_rounds_up_to_bw_gran() -> None:
 
 
 def test_mb_roundup_wraps_at_bwa_wd_4() -> None:
-    """reference §5.6: with gran 7, 100 rounds up to 105, which MBW_MAX can't hold."""
+    """mpam_resctrl.c's MBW_MAX conversion: with gran 7, 100 rounds up to 105, which MBW_MAX
+    can't hold."""
     fs = _mount(_tiny_variant("bwa_wd = 8", "bwa_wd = 4"))
     assert fs.write(1, "MB:3=50\n") == 0
     assert fs.cfg(ResourceId.MBA, 3, 1) == 56

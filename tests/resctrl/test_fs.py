@@ -1,5 +1,6 @@
-"""The resctrl tree of a booted rdn2 machine, path by path, without FUSE: the layout,
-file modes, what reads show and what writes, mkdir, rmdir and rename do (reference §9)."""
+"""The resctrl tree of a booted rdn2 machine, path by path, without FUSE: the layout, file
+modes, what reads show and what writes, mkdir, rmdir and rename do (as fs/resctrl/rdtgroup.c
+and drivers/resctrl/mpam_resctrl.c make them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""mbm_total_bytes on MPAM, and counter assignment (reference §4.3, §5.2).
+"""mbm_total_bytes on MPAM (drivers/resctrl/mpam_resctrl.c), and counter assignment (the
+mbm_event mode of fs/resctrl/monitor.c and rdtgroup.c).
 
 rdn2's DDR MSCs have 16 MBWU monitors for 128 (PARTID, PMG) labels, so resctrl assigns them
 as counters (mbm_event mode, fixed); a platform with a monitor per label runs them free.

@@ -1,9 +1,10 @@
-"""Every info/last_cmd_status message of reference §7 that an MPAM system can produce, each
-provoked through the in-process tree of a booted rdn2 (64 CLOSIDs, 2 PMGs, L3 id 49, MB):
-the errno the operation returns and the exact text, newline included. The messages that
-need counter assignment are in test_mbm_assign.py; those that cannot occur on MPAM
-(pseudo-locking, BMEC, io_alloc, non-linear MB, sparse-mask refusals, "No space on",
-"Failed to initialize allocations") are listed at the end with why."""
+"""Every info/last_cmd_status message of fs/resctrl (rdtgroup.c, ctrlmondata.c, monitor.c)
+that an MPAM system can produce, each provoked through the in-process tree of a booted rdn2
+(64 CLOSIDs, 2 PMGs, L3 id 49, MB): the errno the operation returns and the exact text,
+newline included. The messages that need counter assignment are in test_mbm_assign.py;
+those that cannot occur on MPAM (pseudo-locking, BMEC, io_alloc, non-linear MB, sparse-mask
+refusals, "No space on", "Failed to initialize allocations") are listed at the end with
+why."""
 
 from __future__ import annotations
 
@@ -177,7 +178,7 @@ def test_out_of_closids() -> None:
     assert fs.read("info/last_cmd_status") == "Out of CLOSIDs\n"
 
 
-# Messages of reference §7 that MPAM cannot produce, and why:
+# Messages of fs/resctrl that MPAM cannot produce, and why:
 # - "The mask %lx has non-consecutive 1-bits": arch_has_sparse_bitmasks is true on MPAM;
 # - "Need at least %d bits in the mask": min_cbm_bits is 1, and 0 is "Mask out of range";
 # - "No support for non-linear MB domains": MPAM's MB delay is linear;

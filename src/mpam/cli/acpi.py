@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mpam.cli.common import load_platform, platform_option
+from mpam.cli.common import console, load_platform, platform_option
 from mpam.firmware import (
     TableError,
     build_tables,
@@ -24,6 +24,7 @@ from mpam.firmware import (
     pptt_to_dict,
     srat_to_dict,
 )
+from mpam.firmware.summary import TablesRefused, read_tables, summarise
 
 __all__ = ["acpi"]
 
@@ -36,8 +37,7 @@ def acpi() -> None:
 @acpi.command()
 @platform_option
 @click.option(
-    "--output",
-    "-o",
+    "--out",
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
@@ -114,4 +114,44 @@ def decode(file: str, as_json: bool, strict: bool) -> None:
     else:
         click.echo(text, nl=False)
     if strict and any(f.violation for f in findings):
+        sys.exit(1)
+
+
+@acpi.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE_OR_DIR...")
+@click.option(
+    "--platform",
+    "-p",
+    "platform_name",
+    default=None,
+    metavar="NAME_OR_FILE",
+    help="Also probe this platform's modelled MSCs for the PARTID and PMG limits, which the "
+    "driver reads from ID registers, not tables.",
+)
+def check(files: tuple[str, ...], platform_name: str | None) -> None:
+    """Say what Linux makes of an MPAM table (with its PPTT and SRAT, when given).
+
+    FILE_OR_DIR are binary tables, recognised by their signature, or directories of .aml
+    files (what `mpam acpi build` writes). The summary lists the MSC devices Linux creates,
+    each RIS with its locator and the class and component it joins, the classes, the
+    findings Linux acts on and whether the driver would enable MPAM. The PPTT is needed to
+    place cache RIS (their level), the SRAT to map proximity domains to NUMA nodes. A table
+    that cannot be decoded is refused with the offset and the reason. Exits with status 1
+    when Linux would not enable MPAM with these tables.
+    """
+    from mpam.cli.acpi_check import render_summary  # the renderer, loaded only when checking
+
+    blobs: list[tuple[str, bytes]] = []
+    for name in files:
+        path = Path(name)
+        members = sorted(path.glob("*.aml")) if path.is_dir() else [path]
+        if path.is_dir() and not members:
+            raise click.ClickException(f"{name}: no .aml files in this directory")
+        blobs += [(str(p), _read(str(p))) for p in members]
+    try:
+        summary = summarise(read_tables(blobs))
+    except TablesRefused as e:
+        raise click.ClickException(str(e)) from None
+    render_summary(summary, load_platform(platform_name) if platform_name else None, console())
+    if not summary.enabled:
         sys.exit(1)

@@ -16,7 +16,7 @@ behaviour, written anew):
    the first to come back restores every PARTID's configuration; an error interrupt
    disables MPAM and resets everything.
 
-Unlike v6.19, firmware-backed (PCC) MSCs are supported, as the seed survey describes for
+Unlike v6.19, firmware-backed (PCC) MSCs are supported, as the survey of MPAM in Linux describes for
 "mpam-fb": their registers are only touched from contexts that may sleep (the cpuhp and
 work callbacks here), which is what the PCC mailbox requires.
 """
@@ -478,8 +478,9 @@ class MpamDriver:
     def _hw_nrdy(r: Regs, ris: MpamRis, counter: str) -> bool:
         """Whether hardware manages NRDY: software can neither set and clear it freely.
 
-        Linux writes its MON_SEL value into the counter register here (reference facts
-        §1.6); the model selects monitor 0 properly, then tries to set and clear NRDY.
+        Linux (_mpam_ris_hw_probe_hw_nrdy in drivers/resctrl/mpam_devices.c) writes its
+        MON_SEL value into the counter register rather than MSMON_CFG_MON_SEL here; the
+        model selects monitor 0 properly, then tries to set and clear NRDY.
         """
         r.mon_sel(ris.ris_idx, 0)
         nrdy = fields(counter, NRDY=1)

@@ -11,7 +11,7 @@ above the packages only when a cache is shared by the whole system and there are
 packages. Each cache instance is a private resource of the node of its sharing domain; the
 caches of one node are chained by Next Level of Cache from the lowest level up; and each node
 follows its own caches in the table (highest level first), so every reference points
-backwards. This matches `shared/testdata/acpi/rdn2-like.pptt.aml` byte for byte.
+backwards. This matches `tests/data/acpi/rdn2-like.pptt.aml` byte for byte.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Decoded tables as plain JSON-ready dictionaries (`mpam acpi decode --json`).
 
-The shape is the one `shared/testdata/acpi/*.expected.json` uses: header fields at the top,
+The shape is the one `tests/data/acpi/*.expected.json` uses: header fields at the top,
 then every MSC with its byte offset, fields and resource nodes (locator fields by name,
 dependencies as producer identifiers); for the PPTT, every structure and, per CPU, the caches
 cacheinfo would report.

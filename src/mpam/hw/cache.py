@@ -3,15 +3,16 @@
 Every cache of the hierarchy (private L1 and L2, shared L2, the system-level cache and its
 slices) is one *instance* in a single set of flat arrays, so one Numba kernel serves them
 all. A lookup hits anywhere in the set, whoever filled the line. A fill follows the
-controls the MSC holds for the requester's PARTID (IHI0099 chapter 5; reference §2.6):
+controls the MSC holds for the requester's PARTID (IHI0099 chapter 5 and its MPAMCFG_*
+register descriptions):
 
 - CPBM: only the ways of the portions the partition may allocate into (portion k covers
   ways [k·W/N, (k+1)·W/N) for N portions and W ways);
 - CMAX: at or above its capacity limit, a partition replaces only its own lines (hard), or
   also unallocated lines and lines of disabled PARTIDs (SOFTLIM);
 - CASSOC: at its limit of ways in this set, it replaces only its own lines;
-- a PARTID the MSC has disabled (HAS_ENDIS, reference §2.8) has no portions and limits of
-  0, so it allocates nothing;
+- a PARTID the MSC has disabled (HAS_ENDIS: IHI0099's MPAMCFG_EN / MPAMCFG_DIS) has no
+  portions and limits of 0, so it allocates nothing;
 - victims are taken by the priorities of Table 5-1: unallocated lines, lines of disabled
   PARTIDs, lines of partitions over their CMAX, lines of partitions between CMIN and CMAX,
   and last lines of partitions under their CMIN; within a priority the replacement policy
@@ -309,7 +310,7 @@ def way_masks(cpbm: NDArray[np.uint32], portions: int, ways: int) -> NDArray[np.
 
 
 def _max_fraction(words: NDArray[np.uint32], width: int) -> NDArray[np.float64]:
-    """A max-type control's limit: the implemented field plus one LSB (reference §2.6)."""
+    """A max-type control's limit: the implemented field plus one LSB (IHI0099 fixed point)."""
     f = (words.astype(np.int64) & _CMAX.mask) >> (16 - width)
     return (f + 1) / float(1 << width)
 
@@ -347,7 +348,8 @@ def decode_controls(
         ctl[CASSOC, :n] = np.maximum(limit, 1)
     if msc.desc.has_endis:
         # A disabled PARTID's portion controls act as "no portions" and its fractional
-        # controls as 0; its lines are the first victims after unallocated ones (§2.8).
+        # controls as 0 (IHI0099, HAS_ENDIS); its lines are the first victims after
+        # unallocated ones (priority 1 of IHI0099 Table 5-1).
         # Without portion controls the limits of 0 still leave it its own lines (hard) or
         # the spare ones (SOFTLIM): it is given no way at all, so that it allocates nothing.
         off = np.flatnonzero(~msc.enabled[:n])

@@ -3,8 +3,8 @@
 Software reaches the PE's MPAM state only through `read_sysreg` / `write_sysreg`, the model
 of MRS/MSR; every memory request the PE makes is tagged with the `Label` that `Cpu.label`
 computes from those registers, following the Arm ARM MPAM pseudocode (GenMPAMAtEL, GenPARTID,
-GenPMG, MAP_vPARTID) as summarised in reference §3.3. Positions and masks all come from
-`mpam.hw.sysregs`.
+GenPMG, MAP_vPARTID; gem5's src/arch/arm/mpam.cc implements the same), taken as the seven
+rules `Cpu.label` lists. Positions and masks all come from `mpam.hw.sysregs`.
 
 Not modelled: the traps (TRAPLOWER, TRAPMPAM0EL1, TRAPMPAM1EL1, TRAP_MPAMIDR_EL1, EnMPAMSM
 are stored but never trap: register accesses here are made with full privilege), the
@@ -182,7 +182,7 @@ class Cpu:
     # -- MRS / MSR -----------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Warm reset: every RW field to 0, MPAMEN included (reference §3.2, §2.5)."""
+        """Warm reset: every RW field to 0, MPAMEN included (IHI0099 §3.7: MPAMEN resets to 0)."""
         self._values = {name: 0 for name in self._wmask if name not in self._fixed}
 
     def read_sysreg(self, name: str) -> int:
@@ -222,7 +222,7 @@ class Cpu:
         """ID_AA64PFR1_EL1 with only its MPAM_frac field [19:16] (minor version)."""
         return self._fixed["ID_AA64PFR1_EL1"]
 
-    # -- labelling (Arm ARM MPAM pseudocode, reference §3.3) ----------------------------
+    # -- labelling (Arm ARM MPAM pseudocode: GenMPAMAtEL and its helpers) --------------
 
     def _get(self, reg: str, name: str) -> int:
         return field_get(reg, name, self._values[reg])
@@ -235,7 +235,15 @@ class Cpu:
     def label(
         self, access: Access, el: int, *, secure: bool = False, hcr_tge: bool = False
     ) -> Label:
-        """The label of a request made at `el` (GenMPAMAtEL; reference §3.3, rules 1-7).
+        """The label of a request made at `el` (the Arm ARM's GenMPAMAtEL, as rules 1-7).
+
+        The rules, as the code below numbers them: 1 labels are the default until the
+        highest EL's MPAMEN is set; 2 Secure requests take the default when SDEFLT says so;
+        3 the register is the current EL's (or EL1's under GSTAPP_PLK), _I fields for
+        instruction fetches and _D for data; 4 a PARTID above PARTID_MAX is an error and
+        becomes the default; 5 a virtual PARTID is mapped through MPAMVPM<n>_EL2; 6 a PMG
+        above PMG_MAX is an error and becomes the default; 7 the PARTID space follows the
+        Security state unless FORCE_NS is set.
 
         `secure` is the Security state (EL3 is always Secure). `hcr_tge` is HCR_EL2.TGE;
         HCR_EL2.E2H is taken as 1 (VHE, as Linux runs), so EL0 is "in host" exactly when

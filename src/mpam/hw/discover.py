@@ -1,6 +1,6 @@
 """What software learns from an MSC by reading its ID registers, and nothing else.
 
-The probe order is the one reference §2.1 gives for Linux: AIDR, then IDR (both words when
+The probe order is Linux's (drivers/resctrl/mpam_devices.c): AIDR, then IDR (both words when
 EXT) to learn RIS_MAX, then for every RIS: select it in MPAMCFG_PART_SEL, re-read IDR and
 the sub-ID registers its HAS_* bits announce. The result is a description of the MSC as
 found in silicon, independent of the platform description it was built from.

@@ -2,7 +2,7 @@
 
 Each channel of a NUMA node serves the misses of the caches above it. Its MSC's
 PARTID-indexed controls regulate how many bytes each partition may move per accounting
-window (MPAMCFG_MBW_WINWD), as IHI0099 describes them (reference §2.6, §2.7):
+window (MPAMCFG_MBW_WINWD), as IHI0099's MPAMCFG_MBW_* register descriptions give them:
 
 - below MBW_MIN a partition is served first;
 - up to MBW_MAX it competes with the others;
@@ -123,7 +123,8 @@ def decode_mbw_controls(
         raw = cfg["MPAMCFG_MBW_WINWD"][rows, 0].astype(np.int64) & _WINWD
         arrays.window_ns[ch, :n] = raw * 1000.0 / 256.0  # microseconds, 8 fraction bits
     if msc.desc.has_endis:
-        # A disabled PARTID's fractional controls act as 0 and its portions as none (§2.8):
+        # A disabled PARTID's fractional controls act as 0 and its portions as none (IHI0099,
+        # HAS_ENDIS):
         # it is guaranteed nothing, and its maximum is nothing.
         off = np.flatnonzero(~msc.enabled[:n])
         arrays.min_frac[ch, off] = 0.0

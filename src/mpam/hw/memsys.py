@@ -190,7 +190,7 @@ class MemorySystem:
             b.ris.count_mbwu(t)
 
     def check_label(self, partid: int, pmg: int) -> None:
-        """Requests with a label an MSC cannot hold raise its error (reference §2.4)."""
+        """Requests with a label an MSC cannot hold raise its error (IHI0099 Table 7-1: 2, 4)."""
         if partid <= self._common_partid_max and pmg <= self._common_pmg_max:
             return  # every MSC holds it: the common case, asked per CPU per tick
         for b in (*self.cache_bindings, *self.channel_bindings):

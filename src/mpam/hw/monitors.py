@@ -1,4 +1,4 @@
-"""MSC monitors: the CSU and MBWU filter slots of one RIS (IHI0099 chapter 10, ref §1.5, §2.9).
+"""MSC monitors: the CSU and MBWU filter slots of one RIS (IHI0099 chapter 10, MSMON_*).
 
 A monitor is a filter slot, not per-PARTID storage: software points it at a (PARTID, PMG)
 with MSMON_CFG_*_FLT/CTL and reads the value. CSU monitors report the storage a cache
@@ -126,7 +126,7 @@ class MonitorBank:
         return m.nrdy
 
     def _reconfigured(self, m: Monitor) -> None:
-        """Hardware sets NRDY when a monitor's settings change (ref §1.5)."""
+        """Hardware sets NRDY when a monitor's settings change (IHI0099, MSMON_*.NRDY)."""
         if self.feats.hw_nrdy:
             m.ready_at_ns = self.clock.now_ns + self.feats.nrdy_usec * 1000
 

@@ -7,7 +7,8 @@ by PARTID (or intPARTID when the MSC narrows), one array per MPAMCFG register pe
 caches and memory channels read those arrays directly, so what the driver programmed is
 exactly what the traffic sees.
 
-Behaviour follows IHI0099 as collected in reference/mpam-hw-acpi.md §1-§2. Where the spec
+Behaviour follows IHI0099 (register map Table 9-8, error codes Table 7-1, reset values Table
+3-8), checked against what Linux's drivers/resctrl/mpam_devices.c expects. Where the spec
 leaves a choice, the model takes the one a driver can observe most easily:
 - an out-of-range PART_SEL.PARTID_SEL is stored and reported (error 1) at the next MPAMCFG
   access, which is then ignored (reads as zero);
@@ -102,12 +103,12 @@ _MSI_EN = field("MPAMF_ERR_MSI_ATTR", "MSIEN")
 
 
 def _frac_mask(width: int) -> int:
-    """Implemented bits [15:16-w] of a 16-bit fixed-point fraction (ref §2.6)."""
+    """Implemented bits [15:16-w] of a 16-bit fixed-point fraction (IHI0099; the rest RAZ/WI)."""
     return (0xFFFF << (16 - width)) & 0xFFFF
 
 
 def _bitmap_masks(width: int) -> list[int]:
-    """Per-word implemented bits of a portion bitmap of `width` bits (ref §1.4)."""
+    """Per-word implemented bits of a `width`-bit portion bitmap (IHI0099 MPAMCFG_CPBM<n>)."""
     words = (width + 31) // 32
     masks = [0xFFFF_FFFF] * words
     if width % 32:
@@ -606,7 +607,9 @@ class Msc:
 
     def check_request(self, partid: int, pmg: int) -> tuple[int, int]:
         """The label a request is served with: out-of-range PARTID or PMG is reported
-        (errors 2 and 4) and replaced by the default (ref §2.4)."""
+        (errors 2 and 4, IHI0099 Table 7-1) and replaced by the default: the spec recommends
+        the default PARTID; that an out-of-range PMG likewise becomes PMG 0 is the model's
+        reading."""
         if partid > self.partid_max:
             self._error(ErrorCode.REQ_PARTID_RANGE, partid, pmg)
             partid = 0

@@ -1,7 +1,8 @@
 """The PE's MPAM system registers, declared once as data.
 
-Every encoding and field position here is the reference's (mpam-hw-acpi.md §3.1 and §3.2,
-taken from the Arm ARM); the CPU model and everything above it name registers and fields
+Every encoding and field position here is the Arm ARM's (its MPAM system-register
+descriptions; the encodings agree with gem5's src/arch/arm/regs/misc_types.hh and QEMU's CPU
+MPAM support); the CPU model and everything above it name registers and fields
 and derive shifts and masks from this table, so a bit position is written down exactly once.
 
 Each field has an access kind (`AccessKind`): RW bits are stored by a write, RO bits are
@@ -159,7 +160,8 @@ _TABLE: tuple[SysReg, ...] = (
             # read-only view of the highest EL's MPAMEN.
             Field("MPAMEN", 63),
             Field("FORCED_NS", 60, access=_RO),  # reflects MPAM3_EL3.FORCE_NS
-            Field("ALTSP_FRCD", 54, access=_RO),  # [M]; no ALTSP support, so it reads 0
+            # ALTSP_FRCD: Arm ARM only, not confirmed by gem5; no ALTSP support, so it reads 0.
+            Field("ALTSP_FRCD", 54, access=_RO),
         ),
     ),
     SysReg(
@@ -171,8 +173,9 @@ _TABLE: tuple[SysReg, ...] = (
             Field("EnMPAMSM", 50, requires="has_sme"),
             Field("TRAPMPAM0EL1", 49),
             Field("TRAPMPAM1EL1", 48),
-            # ALTSP_HFC (~56), ALTSP_EL2 (~55) and ALTSP_FRCD (~54) are left out: the
-            # reference marks their positions [L] (uncertain); they read as 0.
+            # ALTSP_HFC (~56), ALTSP_EL2 (~55) and ALTSP_FRCD (~54) are left out: their bit
+            # positions are unconfirmed (unlike the fields above, no second source such as
+            # gem5 agrees on them); they read as 0.
         ),
         requires=("el2",),
     ),
@@ -185,7 +188,8 @@ _TABLE: tuple[SysReg, ...] = (
             Field("SDEFLT", 61, requires="has_sdeflt"),
             Field("FORCE_NS", 60, requires="has_force_ns"),
             # ALTSP_HEN (~57), ALTSP_HFC (~56), ALTSP_EL3 (~55) and RT_ALTSP_NS (~52) are
-            # left out: the reference marks their positions [L] (uncertain); they read as 0.
+            # left out: their bit positions are unconfirmed (unlike the fields above, no
+            # second source such as gem5 agrees on them); they read as 0.
         ),
         requires=("el3",),
     ),
@@ -196,7 +200,8 @@ _TABLE: tuple[SysReg, ...] = (
             Field("PARTID_MAX", 0, 16, _RO),
             Field("HAS_HCR", 17, access=_RO),
             Field("VPMR_MAX", 18, 3, _RO),
-            # HAS_ALT_ID .. SP4: from the Arm ARM XML, not independently confirmed [M].
+            # HAS_ALT_ID .. SP4: from the Arm ARM's XML register listing, not confirmed by
+            # a second source (gem5 confirms the other fields).
             Field("HAS_ALT_ID", 21, access=_RO),
             Field("HAS_INSTR_ALT_ID", 22, access=_RO),
             Field("PMG_MAX", 32, 8, _RO),
@@ -245,7 +250,7 @@ _TABLE: tuple[SysReg, ...] = (
         requires=("has_sme",),
     ),
     # The feature ID registers: only their MPAM fields are modelled (other bits read 0).
-    # Their encodings are the Arm ARM's; the reference gives only the field positions.
+    # Their encodings and MPAM field positions are the Arm ARM's.
     SysReg(
         "ID_AA64PFR0_EL1",
         _enc(3, 0, 0, 4, 0),

@@ -2,11 +2,11 @@
 
 Each CPU has a default label (per-CPU `arm64_mpam_default`, set for the CPU's resctrl group)
 and the label currently in its registers (`arm64_mpam_current`). On every switch,
-`mpam_thread_switch` programs the incoming task's label (reference §5.4): a task whose word
-equals the global default (what a root-group task has) takes the CPU's default instead; a
-value equal to what is already programmed writes nothing; otherwise MPAM1_EL1 = value |
-MPAMEN, MPAMSM_EL1 = its PARTID_D/PMG_D part when the PE has SME, MPAM0_EL1 = value. Nothing
-is written until the driver flips the `mpam_enabled` static key.
+`mpam_thread_switch` (arch/arm64/include/asm/mpam.h) programs the incoming task's label:
+a task whose word equals the global default (what a root-group task has) takes the CPU's
+default instead; a value equal to what is already programmed writes nothing; otherwise
+MPAM1_EL1 = value | MPAMEN, MPAMSM_EL1 = its PARTID_D/PMG_D part when the PE has SME,
+MPAM0_EL1 = value. Nothing is written until the driver flips the `mpam_enabled` static key.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ _DEBUG_LABELS = (
 
 
 def format_switch_debug(record: SysregWrite) -> str:
-    """The debug chunk the seed's instrumented mpam_thread_switch printed for one switch.
+    """The debug chunk the walkthrough's instrumented mpam_thread_switch printed for one switch.
 
     `record` is the switch's MPAM0_EL1 write; register values are lower-case hex without
     0x, ids decimal, and the chunk ends with an empty line.
@@ -72,7 +72,7 @@ class Arm64Mpam:
         self.arm64_mpam_global_default = 0
         self.arm64_mpam_default = [0] * len(self.cpus)
         self.arm64_mpam_current = [0] * len(self.cpus)
-        #: Log format_switch_debug() of every programming switch, as the seed's build did.
+        #: Log format_switch_debug() of every programming switch, as the walkthrough's build did.
         self.log_switches = False
 
     def mpam_set_cpu_defaults(

@@ -1,7 +1,7 @@
 """Booting the kernel on a machine's hardware (init/main.c, arch/arm64 setup and smp).
 
 `Kernel(hw)` owns the kernel's pieces (log, tasks, scheduler, hotplug, work queue, timers) on
-the hardware's clock; `boot()` does what the seed's kernel does before its prompt: runs
+the hardware's clock; `boot()` does what the walkthrough's kernel does before its prompt: runs
 `__init_el2_mpam` on the boot CPU, logs the arm64 prologue, brings every secondary CPU up
 through the hotplug states (each logs "CPUn: Booted secondary processor ..."), detects the
 MPAM capability and applies it on every CPU, creates the busybox process table, then runs

@@ -25,7 +25,7 @@ from mpam.kernel.tasks import TaskTable
 
 __all__ = ["MIDR_NEOVERSE_N2", "MPIDR_HWID_BITMASK", "Smp"]
 
-#: MIDR_EL1 of an Arm Neoverse N2 r0p0, the core of the seed's RD-N2.
+#: MIDR_EL1 of an Arm Neoverse N2 r0p0, the core of the walkthrough's RD-N2.
 MIDR_NEOVERSE_N2 = 0x410FD490
 #: The affinity fields of MPIDR_EL1 (Aff3, Aff2, Aff1, Aff0) that identify a CPU.
 MPIDR_HWID_BITMASK = 0xFF00FFFFFF

@@ -2,7 +2,7 @@
 
 The kernel touches a CPU's MPAM state only through the hw `Cpu.write_sysreg` (MSR); doing it
 through `SysregTrace.write` also records who wrote what and when, with the register read
-back before and after, so a run can be replayed line by line like the seed's debug log of
+back before and after, so a run can be replayed line by line like the walkthrough's debug log of
 mpam_thread_switch.
 """
 

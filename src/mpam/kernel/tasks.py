@@ -5,7 +5,7 @@ exactly like MPAM0_EL1 (PARTID_I [15:0], PARTID_D [31:16], PMG_I [39:32], PMG_D 
 context switch can write it to the register as it is. The field positions come from
 `mpam.hw.sysregs`, the one table of system-register fields.
 
-`busybox(num_cpus)` builds the process table of the small busybox system of the seed
+`busybox(num_cpus)` builds the process table of the small busybox system of the walkthrough
 walkthrough: the boot order of a v5.17-era arm64 kernel, so that pids match its `ps -A`.
 """
 
@@ -267,9 +267,9 @@ class TaskTable:
         return "\n".join(lines) + "\n"
 
 
-# -- the busybox system of the seed ---------------------------------------------------
+# -- the busybox system of the walkthrough ---------------------------------------------------
 
-#: Workqueue descriptions the seed's `ps -A` shows (the last work those workers ran).
+#: Workqueue descriptions the walkthrough's `ps -A` shows (the last work those workers ran).
 _SEED_WQ_DESC = {"kworker/1:0": "mm_percpu_wq", "kworker/2:0H": "events_highpri"}
 
 #: Kthreads started after SMP bring-up by initcalls (v5.17 order); "{node}" per NUMA node.
@@ -307,12 +307,12 @@ def _percpu(table: TaskTable, comm: str, cpu: int, state: str) -> Task:
 def busybox(num_cpus: int, table: TaskTable | None = None, *, num_nodes: int = 1) -> TaskTable:
     """The process table of a busybox system just booted on `num_cpus` CPUs.
 
-    The order is the kernel's: init (here `sh`, as the seed's initramfs runs it) and
+    The order is the kernel's: init (here `sh`, as the walkthrough's initramfs runs it) and
     kthreadd; the rescuers and first workers workqueue_init() creates (rcu_gp, rcu_par_gp,
     kworker/0:0, kworker/0:0H, the unbound kworker/u<2N>:0); the early initcalls' kthreads
     on CPU 0; then, for each secondary CPU as smp_init() brings it up, its cpuhp, migration,
     ksoftirqd and two kworkers, all bound to it; then the kthreads of later initcalls. With
-    16 CPUs the pids are those of the seed's `ps -A` (11 rcu_preempt, 23 kworker/2:0H, ...).
+    16 CPUs the pids are those of the walkthrough's `ps -A` (11 rcu_preempt, 23 kworker/2:0H, ...).
     Every task sleeps; all labels are 0 (the default group).
     """
     table = table if table is not None else TaskTable(num_cpus)

@@ -100,8 +100,8 @@ class Machine:
 
     def _firmware_enable_partids(self) -> None:
         """An MSC with HAS_ENDIS enables only PARTID 0 at reset, and Linux's driver never
-        writes MPAMCFG_EN: boot firmware enables every PARTID before it hands over
-        (reference §2.5, other resets)."""
+        writes MPAMCFG_EN: boot firmware enables every PARTID before it hands over, as
+        IHI0099's reset rules expect of it."""
         en = reg("MPAMCFG_EN")
         for device in self.hw.mscs:
             msc = device.msc if isinstance(device, PccMsc) else device

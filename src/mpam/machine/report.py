@@ -181,9 +181,15 @@ def _columns(rows: list[Metrics | None], names: tuple[str, ...]) -> dict[str, li
 
 
 def _cell(value: float | str | None) -> str:
+    """A CSV cell that reads back as the value it was: counts and whole byte figures as
+    integers, other numbers in the shortest text that round-trips (never rounded)."""
     if value is None:
         return ""
-    return value if isinstance(value, str) else f"{value:.6g}"
+    if isinstance(value, str):
+        return value
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
 
 
 def write_results(run: ScenarioRun, out: Path) -> list[Path]:

@@ -14,7 +14,7 @@ from mpam.platform.reader import PlatformError
 
 __all__ = ["DEFAULT", "Platform", "PlatformError", "from_toml", "from_toml_text", "load", "presets"]
 
-#: The platform a machine boots when none is named: the Neoverse RD-N2 of the seed walkthrough.
+#: The platform a machine boots when none is named: the Neoverse RD-N2 of the RD-N2 walkthrough.
 DEFAULT = "rdn2"
 
 

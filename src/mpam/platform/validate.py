@@ -122,7 +122,8 @@ def _check_msc(p: Platform, m: Msc, ids: set[int]) -> None:
         raise PlatformError(f"{where}: more than RIS 0 needs has_ris = true")
     v10 = m.aidr == 0x10
     if v10:
-        # IHI0099 §2.11: a v1.0 MSC has a 32-bit IDR and none of the v1.1 additions.
+        # IHI0099's architecture versions (as the Arm ACS MPAM checks apply them): a v1.0 MSC
+        # has a 32-bit IDR and none of the v1.1 additions.
         for flag in (
             "has_ris",
             "has_endis",

@@ -1,5 +1,5 @@
 """The once-a-second monitoring work of fs/resctrl/monitor.c (read for behaviour, written
-anew; reference §3.4, §4.2).
+anew).
 
 - mbm_handle_overflow, while mounted with an MBM event: reads every group's MBM counts so
   the arch sees each counter wrap, and measures each group's bandwidth over the interval

@@ -1,5 +1,5 @@
-"""MBM counter assignment, the "mbm_event" mode of fs/resctrl (read for behaviour, written
-anew; reference §4.3).
+"""MBM counter assignment, the "mbm_event" mode of fs/resctrl (monitor.c and rdtgroup.c, and
+Documentation/filesystems/resctrl.rst; read for behaviour, written anew).
 
 Hardware with fewer bandwidth counters than RMIDs (AMD's ABMC, MPAM's finite MBWU monitors)
 counts an MBM event of a group only while a counter of the monitoring domain is assigned to
