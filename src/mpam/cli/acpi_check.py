@@ -48,7 +48,7 @@ def _size(n: int) -> str:
 
 
 def _locator(kind: LocatorType | int) -> str:
-    names = {
+    names: dict[int, str] = {
         LocatorType.PROCESSOR_CACHE: "processor cache",
         LocatorType.MEMORY: "memory, proximity domain",
         LocatorType.SMMU: "SMMU, interface",
@@ -56,7 +56,7 @@ def _locator(kind: LocatorType | int) -> str:
         LocatorType.ACPI_DEVICE: "ACPI device, _UID",
         LocatorType.INTERCONNECT: "interconnect, table at",
     }
-    return names.get(kind, f"locator type {int(kind):#x}")  # type: ignore[call-overload]
+    return names.get(int(kind), f"locator type {int(kind):#x}")
 
 
 @dataclass
