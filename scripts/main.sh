@@ -194,8 +194,10 @@ say "Unmount (the kernel resets every group and every MSC setting) and shut the 
 show "mpam umount resctrl"
 show "mpam shutdown"
 
-say "A scenario on a machine of its own (rdn2): a streaming task slows a cache-sensitive one, until a partition gives the stream 2 of the 16 ways"
+say "A scenario on its own rdn2: a stream slows a cache-sensitive task, until a partition gives the stream 2 of 16 ways"
 cd "$root"
 show "mpam scenario noisy-neighbour --out $results"
 
-say "Done. Tables, decodes and the inventory are in $out; the scenario's CSV, JSON and plot in $results"
+say "Done: where the files are"
+echo "tables, their decodes and the inventory: $out"
+echo "the scenario's CSV, JSON and plot: $results"

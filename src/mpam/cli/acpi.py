@@ -31,10 +31,10 @@ __all__ = ["acpi"]
 
 @click.group()
 def acpi() -> None:
-    """ACPI tables: the MPAM table and the PPTT a firmware publishes."""
+    """ACPI tables: the MPAM table, PPTT and SRAT a firmware publishes."""
 
 
-@acpi.command()
+@acpi.command(short_help="Write a platform's MPAM table, PPTT and SRAT.")
 @platform_option
 @click.option(
     "--out",
@@ -61,7 +61,7 @@ def _read(path: str) -> bytes:
         raise click.ClickException(f"{path}: {e.strerror}") from None
 
 
-@acpi.command()
+@acpi.command(short_help="Print every field of an ACPI table with its offset.")
 @click.argument("file", metavar="FILE")
 @click.option("--json", "as_json", is_flag=True, help="Print the decoded records as JSON.")
 @click.option(
@@ -117,7 +117,7 @@ def decode(file: str, as_json: bool, strict: bool) -> None:
         sys.exit(1)
 
 
-@acpi.command()
+@acpi.command(short_help="Say what Linux makes of a set of ACPI tables.")
 @click.argument("files", nargs=-1, required=True, metavar="FILE_OR_DIR...")
 @click.option(
     "--platform",

@@ -1,25 +1,33 @@
-"""The running-machine commands: boot, shutdown, status, ps, cpu, dmesg, trace."""
+"""The running-machine commands: boot, shutdown, list, status, ps, cpu, dmesg, trace, mount,
+umount."""
 
 from __future__ import annotations
 
 import errno
 import os
-from typing import Any
 
 import click
 
-from mpam.cli.common import console, load_platform, platform_option
+from mpam.cli.common import (
+    DEFAULT_PLATFORM,
+    call,
+    errno_text,
+    find,
+    load_platform,
+    machine_name_option,
+    name_option,
+    platform_option,
+    request,
+    working,
+)
 from mpam.machine import client
-from mpam.platform import DEFAULT
-from mpam.platform.reader import format_cpulist
 
 __all__ = [
     "boot",
-    "call",
     "cpu",
     "dmesg",
+    "list_",
     "mount",
-    "name_option",
     "ps",
     "shutdown",
     "status",
@@ -27,30 +35,15 @@ __all__ = [
     "umount",
 ]
 
-name_option = click.option(
-    "--name",
-    "-n",
-    default=None,
-    metavar="NAME",
-    help="Which running machine (default: the only one running).",
-)
 
-
-def _find(name: str | None) -> client.RunningMachine:
+def _boot(
+    platform_name: str, name: str, *, paused: bool = False, sample: int | None = None, seed: int = 0
+) -> client.RunningMachine:
+    """Boot a machine in the background, with a spinner on a terminal (a large platform
+    takes seconds)."""
     try:
-        return client.find(name)
-    except client.MachineError as e:
-        raise click.ClickException(str(e)) from None
-
-
-def call(name: str | None, op: str, **args: Any) -> Any:
-    """Send one request to a running machine; a click error when it fails."""
-    return _call(name, op, **args)
-
-
-def _call(name: str | None, op: str, **args: Any) -> Any:
-    try:
-        return _find(name).call(op, **args)
+        with working(f"booting {name} ({platform_name})"):
+            return client.boot(platform_name, name, paused=paused, sample=sample, seed=seed)
     except client.MachineError as e:
         raise click.ClickException(str(e)) from None
 
@@ -58,7 +51,12 @@ def _call(name: str | None, op: str, **args: Any) -> Any:
 @click.command()
 @platform_option
 @click.option(
-    "--name", "-n", default=client.DEFAULT_NAME, show_default=True, help="Name of the machine."
+    "--name",
+    "-n",
+    default=client.DEFAULT_NAME,
+    show_default=True,
+    metavar="NAME",
+    help="Name of the machine: letters, digits, '.', '_' and '-'.",
 )
 @click.option(
     "--paused", is_flag=True, help="Keep simulated time still until `mpam step` advances it."
@@ -74,13 +72,13 @@ def boot(platform_name: str, name: str, paused: bool, sample: int | None, seed: 
     """Start a machine in the background; return once it has booted.
 
     Simulated time then runs continuously (at most one simulated second per wall second)
-    unless --paused."""
-    load_platform(platform_name)  # a bad platform is refused here, not in the background
+    unless --paused. Several machines can run at once, each with its own --name."""
     try:
-        machine = client.boot(platform_name, name, paused=paused, sample=sample, seed=seed)
-        info = machine.call("status")
+        client.check_name(name)
     except client.MachineError as e:
         raise click.ClickException(str(e)) from None
+    load_platform(platform_name)  # a bad platform is refused here, not in the background
+    info = request(_boot(platform_name, name, paused=paused, sample=sample, seed=seed), "status")
     click.echo(
         f"{name}: booted {info['platform']} ({info['cpus']} CPUs, {info['mscs']} MSCs); "
         + (
@@ -94,8 +92,8 @@ def boot(platform_name: str, name: str, paused: bool, sample: int | None, seed: 
 @click.command()
 @name_option
 def shutdown(name: str | None) -> None:
-    """Stop a running machine."""
-    machine = _find(name)
+    """Stop a running machine (unmounting its resctrl first)."""
+    machine = find(name)
     try:
         client.shutdown(machine)
     except client.MachineError as e:
@@ -103,34 +101,69 @@ def shutdown(name: str | None) -> None:
     click.echo(f"{machine.name}: shut down")
 
 
+@click.command("list")
+def list_() -> None:
+    """List the running machines: name, platform, pid, simulated time and resctrl mounts.
+
+    The PID is the machine's own process (the daemon `mpam boot` started)."""
+    rows = []
+    for machine_name in client.running():
+        try:
+            info = client.RunningMachine(machine_name).call("status")
+        except client.MachineError:
+            continue  # it stopped since `running` saw it
+        mounts = ", ".join(info["mounts"]) or "-"
+        rows.append((machine_name, info["platform"], info["pid"], info["time_ns"], mounts))
+    if not rows:
+        click.echo("no machine is running")
+        return
+    name_w = max(4, *(len(r[0]) for r in rows))
+    platform_w = max(8, *(len(r[1]) for r in rows))
+    click.echo(f"{'NAME':<{name_w}} {'PLATFORM':<{platform_w}} {'PID':>7} "
+               f"{'SIMULATED TIME':>14}  MOUNTS")  # fmt: skip
+    for machine_name, platform, pid, time_ns, mounts in rows:
+        click.echo(f"{machine_name:<{name_w}} {platform:<{platform_w}} {pid:>7} "
+                   f"{f'{time_ns / 1e9:.6f} s':>14}  {mounts}")  # fmt: skip
+
+
 @click.command()
 @name_option
 def status(name: str | None) -> None:
     """What a running machine is: platform, CPUs, MPAM limits and classes."""
+    from mpam.platform.reader import format_cpulist  # not at the top: `mpam ps` needs none
+
     if name is None and not client.running():
         click.echo("no machine is running")
         return
-    info = _call(name, "status")
-    out = console()
-    out.print(f"{info['name']}: platform {info['platform']}, "
-              f"simulated time {info['time_ns'] / 1e9:.6f} s")  # fmt: skip
-    out.print(f"CPUs online: {format_cpulist(info['cpus_online'])} of {info['cpus']}")
+    info = call(name, "status")
+    click.echo(f"{info['name']}: platform {info['platform']}, "
+               f"simulated time {info['time_ns'] / 1e9:.6f} s")  # fmt: skip
+    click.echo(f"CPUs online: {format_cpulist(info['cpus_online'])} of {info['cpus']}")
     if info["mpam_enabled"]:
-        out.print(f"MPAM enabled with {info['partids']} PARTIDs and {info['pmgs']} PMGs")
+        click.echo(f"MPAM enabled with {info['partids']} PARTIDs and {info['pmgs']} PMGs")
     else:
-        out.print("MPAM not enabled")
+        click.echo("MPAM not enabled")
     for cname, c in info["classes"].items():
+        components = c["components"]
+        if len(components) > 4:  # a large machine: one line, not one entry per component
+            sizes = {len(m) for m in components.values()}
+            each = f", {sizes.pop()} MSC each" if len(sizes) == 1 else ""
+            ids = format_cpulist(sorted(int(cid) for cid in components))
+            click.echo(f"  class {cname}: {len(components)} components ({ids}){each}")
+            continue
         comps = ", ".join(
-            f"{cid}: MSC {'/'.join(map(str, m))}" for cid, m in c["components"].items()
+            f"{cid}: MSC {format_cpulist(sorted(m))}" for cid, m in components.items()
         )
-        out.print(f"  class {cname}: {comps}")
+        click.echo(f"  class {cname}: {comps}")
+    for path, options in info["mounts"].items():
+        click.echo(f"resctrl mounted at {path}" + (f" (-o {options})" if options else ""))
 
 
 @click.command()
 @name_option
 def ps(name: str | None) -> None:
     """Tasks: pid, name, CPU, state and the PARTID/PMG their next memory access carries."""
-    rows = _call(name, "ps")
+    rows = call(name, "ps")
     click.echo(f"{'PID':>5} {'NAME':<18} {'CPU':>3} {'STATE':<5} {'PARTID':>6} {'PMG':>3}")
     for r in rows:
         cpu = "-" if r["cpu"] is None else str(r["cpu"])
@@ -145,12 +178,17 @@ def cpu() -> None:
 
 
 def _hotplug(name: str | None, number: int, online: bool) -> None:
-    ret = _call(name, "cpu", cpu=number, online=online)
-    if ret:
-        raise click.ClickException(f"cpu{number}: {_errno_text(ret)}")
+    machine = find(name)
+    ret = request(machine, "cpu", cpu=number, online=online)
+    if not ret:
+        return
+    detail = ""
+    if ret == -errno.EBUSY and not online and request(machine, "status")["cpus_online"] == [number]:
+        detail = ": it is the last CPU online"
+    raise click.ClickException(f"cpu{number}: {errno_text(ret)}{detail}")
 
 
-@cpu.command()
+@cpu.command(short_help="Take a CPU offline.")
 @click.argument("number", type=int)
 @name_option
 def offline(number: int, name: str | None) -> None:
@@ -158,7 +196,7 @@ def offline(number: int, name: str | None) -> None:
     _hotplug(name, number, False)
 
 
-@cpu.command()
+@cpu.command(short_help="Bring a CPU back online.")
 @click.argument("number", type=int)
 @name_option
 def online(number: int, name: str | None) -> None:
@@ -178,29 +216,32 @@ def online(number: int, name: str | None) -> None:
 )
 def dmesg(name: str | None, level: str) -> None:
     """The kernel log, with timestamps in simulated time."""
-    click.echo(_call(name, "dmesg", level=level), nl=False)
+    click.echo(call(name, "dmesg", level=level), nl=False)
 
 
 @click.command()
 @name_option
 @click.option(
-    "--kind", type=click.Choice(["all", "sysreg", "mmio"]), default="all", show_default=True
+    "--kind",
+    type=click.Choice(["all", "sysreg", "mmio"]),
+    default="all",
+    show_default=True,
+    help="System-register writes, MMIO accesses, or both.",
 )
 @click.option(
     "--cpu", "cpu_filter", type=int, default=None, help="Only system-register writes on this CPU."
 )
 @click.option("--msc", default=None, help="Only MMIO accesses to this MSC (its name, e.g. slc3).")
 @click.option("--register", default=None, help="Only this register (MPAM0_EL1, MPAMCFG_CPBM, ...).")
-@click.option("--last", type=int, default=None, help="Only the last N entries.")
+@click.option("--last", type=click.IntRange(min=0), default=None, help="Only the last N entries.")
 def trace(
     name: str | None, kind: str, cpu_filter: int | None, msc: str | None, register: str | None,
     last: int | None,
 ) -> None:  # fmt: skip
     """System-register writes by the kernel and MMIO accesses by the driver, in time order."""
     kind_arg = "sysreg" if cpu_filter is not None and kind == "all" else kind
-    rows = _call(
-        name, "trace", kind=kind_arg, cpu=cpu_filter, msc=msc, register=register, last=last
-    )
+    kind_arg = "mmio" if msc is not None and kind == "all" else kind_arg
+    rows = call(name, "trace", kind=kind_arg, cpu=cpu_filter, msc=msc, register=register, last=last)
     for r in rows:
         stamp = f"[{r['time_ns'] // 1_000_000_000:5d}.{r['time_ns'] // 1000 % 1_000_000:06d}]"
         if r["kind"] == "sysreg":
@@ -213,41 +254,71 @@ def trace(
             )
 
 
-def _errno_text(ret: int) -> str:
-    return f"{os.strerror(-ret)} ({errno.errorcode.get(-ret, ret)})"
-
-
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @name_option
-@click.option("-o", "options", default="", metavar="OPTIONS",
-              help="Mount options: cdp, cdpl2, mba_MBps, debug (comma separated).")  # fmt: skip
+@click.option("-o", "--options", "options", default="", metavar="OPTIONS",
+              help="Mount options, as mount(8) -o: cdp, cdpl2, mba_MBps, debug (comma "
+                   "separated).")  # fmt: skip
 def mount(directory: str, name: str | None, options: str) -> None:
-    """Mount a running machine's resctrl at DIRECTORY (boots the default platform first
-    when no machine runs)."""
+    """Mount a running machine's resctrl at DIRECTORY, as `mount -t resctrl resctrl DIRECTORY`
+    would.
+
+    With no machine running, the default platform boots first. resctrl mounts once per
+    machine (a second mount is refused with EBUSY, as the kernel does): `mpam umount` first."""
+    path = os.path.abspath(directory)
+    if not os.path.isdir(path):
+        raise click.ClickException(
+            f"mount resctrl at {directory}: the mount point does not exist: "
+            f"create it first (mkdir -p {directory})"
+        )
     if name is None and not client.running():
-        try:
-            client.boot(DEFAULT, client.DEFAULT_NAME)
-        except client.MachineError as e:
-            raise click.ClickException(str(e)) from None
-    ret = _call(name, "mount", dir=os.path.abspath(directory), options=options)
-    if ret:
+        _boot(DEFAULT_PLATFORM, client.DEFAULT_NAME)
+    machine = find(name)
+    ret = request(machine, "mount", dir=path, options=options)
+    if not ret:
+        return
+    info = request(machine, "status")
+    detail = ""
+    if ret == -errno.EINVAL and info.get("mount_error"):
         # Like mount(8), which prints the fs_context log's reason after the errno.
-        reason = _call(name, "status").get("mount_error", "") if ret == -errno.EINVAL else ""
-        detail = f": {reason}" if reason else ""
-        raise click.ClickException(f"mount resctrl at {directory}: {_errno_text(ret)}{detail}")
+        detail = f": {info['mount_error']}"
+    elif ret == -errno.EBUSY and info["mounts"]:
+        first = next(iter(info["mounts"]))
+        detail = (
+            f": machine {machine.name!r} has resctrl mounted at {first} already "
+            f"(one mount per machine: `mpam umount {first}` first)"
+        )
+    elif ret == -errno.ENODEV and not info["mpam_enabled"]:
+        detail = ": MPAM is not enabled on this machine, so there is no resctrl (see `mpam dmesg`)"
+    raise click.ClickException(f"mount resctrl at {directory}: {errno_text(ret)}{detail}")
 
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-def umount(directory: str) -> None:
+@machine_name_option("Only the machine of this name (default: whichever has it mounted).")
+def umount(directory: str, name: str | None) -> None:
     """Unmount the resctrl mounted at DIRECTORY (resetting every group, as the kernel does)."""
     path = os.path.realpath(directory)
-    for machine_name in client.running():
-        machine = client.RunningMachine(machine_name)
-        if path in machine.call("status")["mounts"]:
-            ret = machine.call("umount", dir=path)
-            if ret:
-                raise click.ClickException(f"umount {directory}: {_errno_text(ret)}")
-            return
-    raise click.ClickException(f"umount {directory}: not a resctrl mount of a running machine")
+    if name is not None:
+        machines = [find(name)]
+    else:
+        machines = [client.RunningMachine(n) for n in client.running()]
+    if not machines:
+        raise click.ClickException(f"umount {directory}: no machine is running")
+    mounts: dict[str, client.RunningMachine] = {}
+    for machine in machines:
+        for mounted in request(machine, "status")["mounts"]:
+            mounts[mounted] = machine
+    if path in mounts:
+        ret = request(mounts[path], "umount", dir=path)
+        if ret:
+            raise click.ClickException(f"umount {directory}: {errno_text(ret)}")
+        return
+    whose = f"machine {name!r}" if name is not None else "a running machine"
+    where = (
+        "resctrl is mounted at " + ", ".join(f"{p} ({m.name})" for p, m in mounts.items())
+        if mounts
+        else "no resctrl is mounted"
+    )
+    raise click.ClickException(f"umount {directory}: not a resctrl mount of {whose}; {where}")

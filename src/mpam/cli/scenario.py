@@ -19,8 +19,8 @@ __all__ = ["scenario"]
 
 @click.command()
 @click.argument("source", required=False, metavar="FILE_OR_NAME")
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Directory for the results (default: NAME-results).")  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="Directory for the results (default: NAME-results).")  # fmt: skip
 @click.option("--sample", type=click.IntRange(min=1), default=None,
               help="Simulate 1/N of the cache sets instead of the scenario's choice.")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Seed instead of the scenario's.")

@@ -1,13 +1,16 @@
-"""Workloads and simulated time on a running machine: run, kill, stats, step, time."""
+"""Workloads and simulated time on a running machine: run, kill, stats, step, time.
+
+The workload grammar (mpam.sim.workload) needs NumPy, so only `run` and `step` import it,
+when they parse their argument: `mpam stats` and `mpam time` start as fast as `mpam ps`.
+"""
 
 from __future__ import annotations
 
-import click
-from rich.table import Table
+from pathlib import Path
 
-from mpam.cli.common import console
-from mpam.cli.machine import call, name_option
-from mpam.sim.workload import WorkloadError, parse_duration, parse_workload
+import click
+
+from mpam.cli.common import call, console, name_option
 
 __all__ = ["kill", "run", "stats", "step", "time_"]
 
@@ -22,13 +25,18 @@ def run(name: str | None, cpu: int, comm: str | None, spec: str) -> None:
 
     SPEC is KIND[:key=value,...] with KIND one of stream, uniform, zipf, chase, strided,
     trace (or lackey), and phases joined by '+': for example
-    'stream:footprint=64MiB' or 'zipf:footprint=8MiB,alpha=1.1+stream:duration=50ms'.
-    The task is a process like any other: move it between resctrl groups with its pid."""
+    'stream:footprint=64MiB' or 'zipf:footprint=8MiB,alpha=1.1,duration=50ms+stream'.
+    The task is a process like any other: move it between resctrl groups with its pid. A
+    trace's path is relative to the current directory."""
+    from mpam.sim.workload import WorkloadError, parse_workload
+
     try:
-        parse_workload(spec)  # a bad spec is refused here with its reason
+        # A bad spec is refused here with its reason; the machine gets the canonical spec,
+        # with trace paths made absolute (its process has a directory of its own).
+        workload = parse_workload(spec, base_dir=Path.cwd())
     except WorkloadError as e:
         raise click.ClickException(str(e)) from None
-    pid = call(name, "run", spec=spec, cpu=cpu, comm=comm)
+    pid = call(name, "run", spec=workload.spec, cpu=cpu, comm=comm)
     click.echo(pid)
 
 
@@ -44,6 +52,8 @@ def kill(name: str | None, pid: int) -> None:
 @name_option
 def stats(name: str | None) -> None:
     """What each workload has done: instructions, IPC, LLC misses, memory traffic."""
+    from rich.table import Table
+
     rows = call(name, "stats")
     if not rows:
         click.echo("no workload has run")
@@ -67,7 +77,9 @@ def stats(name: str | None) -> None:
 @name_option
 @click.argument("duration")
 def step(name: str | None, duration: str) -> None:
-    """Advance simulated time by DURATION (e.g. 100ms, 2s); print the simulated clock."""
+    """Advance simulated time by DURATION (100ms, 2s, ...); print the simulated clock."""
+    from mpam.sim.workload import parse_duration
+
     try:
         ns = parse_duration(duration)
     except ValueError as e:

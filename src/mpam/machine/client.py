@@ -3,23 +3,40 @@
 A machine is running when its socket answers. `boot` returns only once the machine has
 booted (its socket accepts a status request), or raises with the end of the machine's own
 log when it could not.
+
+This module is what every client command loads, so it imports nothing of the machine itself
+(no simulator, no NumPy): the daemon imports its runtime paths from here, not the reverse.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from mpam.machine.daemon import pid_file, runtime_dir, socket_path
-
-__all__ = ["DEFAULT_NAME", "MachineError", "RunningMachine", "boot", "find", "running", "shutdown"]
+__all__ = [
+    "DEFAULT_NAME",
+    "NAME_PATTERN",
+    "MachineError",
+    "RunningMachine",
+    "boot",
+    "check_name",
+    "find",
+    "log_file",
+    "pid_file",
+    "running",
+    "runtime_dir",
+    "shutdown",
+    "socket_path",
+]
 
 #: The name of a machine booted without --name.
 DEFAULT_NAME = "mpam"
@@ -30,8 +47,49 @@ BOOT_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 120.0
 
 
+#: What a machine's name may be: it names files in the runtime directory.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
 class MachineError(RuntimeError):
-    """No such machine, or it refused a request."""
+    """No such machine, or it refused a request; the message is for the user."""
+
+
+def runtime_dir() -> Path:
+    """Where running machines keep their sockets: $MPAM_RUNTIME_DIR, else
+    $XDG_RUNTIME_DIR/mpam, else a per-user directory under the temporary directory."""
+    env = os.environ.get("MPAM_RUNTIME_DIR")
+    if env:
+        path = Path(env)
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        path = Path(os.environ["XDG_RUNTIME_DIR"]) / "mpam"
+    else:
+        path = Path(tempfile.gettempdir()) / f"mpam-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def socket_path(name: str) -> Path:
+    return runtime_dir() / f"{name}.sock"
+
+
+def pid_file(name: str) -> Path:
+    return runtime_dir() / f"{name}.pid"
+
+
+def log_file(name: str) -> Path:
+    """The machine process's own output: where a failed boot or an internal error is told."""
+    return runtime_dir() / f"{name}.log"
+
+
+def check_name(name: str) -> str:
+    """`name` if it can name a machine, else MachineError saying what a name may be."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise MachineError(
+            f"{name!r} cannot name a machine: use letters, digits, '.', '_' and '-' "
+            "(at most 64, starting with a letter or digit)"
+        )
+    return name
 
 
 class RunningMachine:
@@ -54,10 +112,22 @@ class RunningMachine:
                 with sock.makefile("rb") as reader:
                     line = reader.readline()
             except TimeoutError:
-                raise MachineError(f"machine {self.name!r} did not answer") from None
+                raise MachineError(
+                    f"machine {self.name!r} did not answer within {REQUEST_TIMEOUT_S:.0f} s "
+                    f"(its log: {log_file(self.name)})"
+                ) from None
+            except OSError as e:
+                raise MachineError(
+                    f"machine {self.name!r} stopped answering: {e.strerror or e}"
+                ) from None
         if not line:
-            raise MachineError(f"machine {self.name!r} closed the connection")
-        reply = json.loads(line)
+            raise MachineError(
+                f"machine {self.name!r} closed the connection (its log: {log_file(self.name)})"
+            )
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise MachineError(f"machine {self.name!r} sent a reply that is not JSON") from None
         if not reply.get("ok"):
             raise MachineError(str(reply.get("error")))
         return reply.get("result")
@@ -80,14 +150,23 @@ def find(name: str | None) -> RunningMachine:
     """The machine called `name`, or the only running one when no name is given."""
     if name is not None:
         machine = RunningMachine(name)
-        if not machine.alive():
-            raise MachineError(f"no running machine named {name!r} (see `mpam status`)")
-        return machine
+        if machine.alive():
+            return machine
+        others = running()
+        hint = (
+            f"running: {', '.join(others)} (see `mpam list`)"
+            if others
+            else f"no machine is running: start one with `mpam boot --name {name}`"
+        )
+        raise MachineError(f"no machine named {name!r} is running; {hint}")
     names = running()
     if not names:
         raise MachineError("no machine is running: start one with `mpam boot`")
     if len(names) > 1:
-        raise MachineError(f"{len(names)} machines are running ({', '.join(names)}): use --name")
+        raise MachineError(
+            f"{len(names)} machines are running ({', '.join(names)}): "
+            "say which with --name (see `mpam list`)"
+        )
     return RunningMachine(names[0])
 
 
@@ -100,10 +179,13 @@ def boot(
     seed: int = 0,
 ) -> RunningMachine:
     """Start a machine in the background and wait until it has booted."""
-    machine = RunningMachine(name)
+    machine = RunningMachine(check_name(name))
     if machine.alive():
-        raise MachineError(f"a machine named {name!r} is already running")
-    log = runtime_dir() / f"{name}.log"
+        raise MachineError(
+            f"a machine named {name!r} is already running: boot another with --name NAME, "
+            f"or stop this one with `mpam shutdown --name {name}`"
+        )
+    log = log_file(name)
     argv = [sys.executable, "-m", "mpam.fuse.serve", "--name", name, "--platform", platform]
     argv += ["--seed", str(seed)] + (["--paused"] if paused else [])
     argv += ["--sample", str(sample)] if sample is not None else []
@@ -121,7 +203,9 @@ def boot(
             return machine
         if proc.poll() is not None:
             tail = log.read_text(errors="replace").strip().splitlines()[-8:]
-            raise MachineError(f"machine {name!r} failed to boot:\n" + "\n".join(tail))
+            raise MachineError(
+                f"machine {name!r} failed to boot; the end of its log ({log}):\n" + "\n".join(tail)
+            )
         time.sleep(0.05)
     proc.kill()
     raise MachineError(f"machine {name!r} did not boot within {BOOT_TIMEOUT_S:.0f} s")

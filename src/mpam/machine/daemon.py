@@ -16,19 +16,22 @@ import os
 import socketserver
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from mpam.hw import regmap, sysregs
+from mpam.machine.client import log_file, pid_file, runtime_dir, socket_path
 from mpam.machine.machine import Machine
+from mpam.platform.reader import format_cpulist
 from mpam.resctrl.fs import ResctrlFs
 
 __all__ = [
     "DEFAULT_SAMPLE",
     "FuseMount",
+    "Refused",
     "Request",
     "SimClock",
     "handlers",
@@ -47,26 +50,32 @@ DEFAULT_SAMPLE = 64
 FuseMount = Callable[[ResctrlFs, str, threading.Lock, Callable[[], None]], None]
 
 
-def runtime_dir() -> Path:
-    """Where running machines keep their sockets: $MPAM_RUNTIME_DIR, else
-    $XDG_RUNTIME_DIR/mpam, else a per-user directory under the temporary directory."""
-    env = os.environ.get("MPAM_RUNTIME_DIR")
-    if env:
-        path = Path(env)
-    elif os.environ.get("XDG_RUNTIME_DIR"):
-        path = Path(os.environ["XDG_RUNTIME_DIR"]) / "mpam"
-    else:
-        path = Path(tempfile.gettempdir()) / f"mpam-{os.getuid()}"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
+class Refused(Exception):
+    """A request the machine will not do as asked; the message tells the user why, and what
+    there is instead (the CPUs that exist, the tasks to see in `mpam ps`, ...)."""
 
 
-def socket_path(name: str) -> Path:
-    return runtime_dir() / f"{name}.sock"
+def _existing_cpu(m: Machine, value: Any) -> int:
+    """The CPU number `value`, refused unless the machine has that CPU."""
+    cpu = int(value)
+    count = len(m.hw.cpus)
+    if not 0 <= cpu < count:
+        raise Refused(
+            f"cpu {cpu} does not exist: the machine has CPUs {format_cpulist(list(range(count)))}"
+        )
+    return cpu
 
 
-def pid_file(name: str) -> Path:
-    return runtime_dir() / f"{name}.pid"
+def _existing_task(m: Machine, value: Any) -> int:
+    pid = int(value)
+    if pid not in m.kernel.tasks:
+        raise Refused(f"no task with pid {pid} (see `mpam ps` for the tasks there are)")
+    return pid
+
+
+def _names(names: list[str], most: int = 12) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "")
 
 
 def _ps(m: Machine, args: Request) -> list[dict[str, Any]]:
@@ -114,13 +123,26 @@ def _dmesg(m: Machine, args: Request) -> str:
 
 
 def _cpu(m: Machine, args: Request) -> int:
-    cpu = int(args["cpu"])
+    cpu = _existing_cpu(m, args["cpu"])
     return m.cpu_up(cpu) if args.get("online") else m.cpu_down(cpu)
 
 
 def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
     kind = args.get("kind", "all")
     cpu, register, msc = args.get("cpu"), args.get("register"), args.get("msc")
+    if cpu is not None:
+        cpu = _existing_cpu(m, cpu)
+    if msc is not None:
+        mscs = [d.name for d in m.platform.mscs]
+        if msc not in mscs:
+            raise Refused(f"no MSC named {msc!r}: the machine's MSCs are {_names(mscs)}")
+    if register is not None:
+        known = {r.name for r in regmap.REGISTERS} | set(sysregs.REGISTERS)
+        if register.split("<")[0] not in known:
+            raise Refused(
+                f"no register named {register!r}: use a name from the Arm MPAM "
+                "specification, e.g. MPAM0_EL1, MPAM1_EL1, MPAMCFG_CPBM, MPAMCFG_MBW_MAX"
+            )
     out: list[dict[str, Any]] = []
     if kind in ("all", "sysreg"):
         for r in m.kernel.trace.records:
@@ -162,12 +184,21 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
 
 
 def _run(m: Machine, args: Request) -> int:
-    task = m.run_workload(str(args["spec"]), cpu=int(args["cpu"]), name=args.get("comm"))
+    cpu = _existing_cpu(m, args["cpu"])
+    if cpu not in m.kernel.scheduler.online:
+        raise Refused(f"cpu {cpu} is offline: bring it back with `mpam cpu online {cpu}`")
+    task = m.run_workload(str(args["spec"]), cpu=cpu, name=args.get("comm"))
     return task.pid
 
 
 def _kill(m: Machine, args: Request) -> None:
-    m.kill(int(args["pid"]))
+    pid = _existing_task(m, args["pid"])
+    task = m.kernel.tasks[pid]
+    if task.kthread or pid == 1:
+        raise Refused(
+            f"task {pid} ({task.comm}) cannot be killed: only the tasks `mpam run` started can"
+        )
+    m.kill(pid)
 
 
 def _stats(m: Machine, args: Request) -> list[dict[str, Any]]:
@@ -354,8 +385,23 @@ class _Handler(socketserver.StreamRequestHandler):
                 with self.server.lock:
                     result = handler(self.server.machine, request.get("args", {}))
                 self._reply({"ok": True, "result": result})
+            except (Refused, ValueError) as e:  # the request's own fault: say why
+                self._reply({"ok": False, "error": str(e)})
             except Exception as e:  # a request must never take the machine down
-                self._reply({"ok": False, "error": f"{type(e).__name__}: {e}"})
+                self._reply({"ok": False, "error": self._internal_error(raw, e)})
+
+    def _internal_error(self, raw: bytes, e: Exception) -> str:
+        """A failure that is the machine's fault, not the request's: the traceback goes to
+        the machine's log, the user gets where to find it."""
+        name = self.server.machine.name
+        sys.stderr.write(f"request {raw.decode(errors='replace').strip()}:\n")
+        sys.stderr.write(traceback.format_exc())
+        sys.stderr.flush()
+        what = str(e) or "no detail"
+        return (
+            f"machine {name!r} failed on this request ({what}); this is a bug in mpam: "
+            f"the traceback is in {log_file(name)}"
+        )
 
     def _reply(self, message: dict[str, Any]) -> None:
         self.wfile.write(json.dumps(message).encode() + b"\n")
