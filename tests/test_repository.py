@@ -83,8 +83,8 @@ def test_no_tracked_file_references_a_path_outside_the_repository() -> None:
 
 def test_the_check_finds_what_it_is_for(tmp_path: Path) -> None:
     doc = ROOT / "docs" / "example.md"
-    assert _outside_references(doc, "see [the design](../../shared/DESIGN.md)")
-    assert _outside_references(doc, "data in /work/shared/testdata")
+    assert _outside_references(doc, "see [the notes](../../beside-the-clone/notes.md)")
+    assert _outside_references(doc, "data in /home/someone/tables")
     assert not _outside_references(doc, "see [the README](../README.md)")
     test = ROOT / "tests" / "firmware" / "test_x.py"
     assert _outside_references(test, 'Path(__file__).resolve().parents[3] / "x"')

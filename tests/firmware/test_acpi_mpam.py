@@ -23,14 +23,7 @@ from mpam.firmware.mpam_table import MSC_NODE, RESOURCE_NODE
 from mpam.platform import load, presets
 from mpam.platform.model import InterfaceType, ResourceKind
 
-
-def _patch(data: bytes, at: int, value: int, size: int) -> bytes:
-    """`data` with `size` bytes at `at` set to `value`, and the checksum made right again."""
-    out = bytearray(data)
-    out[at : at + size] = value.to_bytes(size, "little")
-    out[9] = 0
-    out[9] = -sum(out) & 0xFF
-    return bytes(out)
+from .tables import patch_table
 
 
 def _msc_field(data: bytes, index: int, key: str) -> int:
@@ -90,14 +83,14 @@ def test_every_preset_becomes_devices_and_classes(name: str) -> None:
 
 
 def test_revision_0_is_ignored(rdn2: dict[str, bytes]) -> None:
-    data = _patch(rdn2["MPAM.aml"], 8, 0, 1)
+    data = patch_table(rdn2["MPAM.aml"], 8, 0, 1)
     result = parse_msc_devices(data)
     assert (count_msc(data), result.devices) == (0, ())
     assert _texts(result) == ["ACPI MPAM: MPAM ACPI table revision 0 not supported"]
 
 
 def test_mmio_size_0_is_disabled_and_not_counted(rdn2: dict[str, bytes]) -> None:
-    data = _patch(rdn2["MPAM.aml"], _msc_field(rdn2["MPAM.aml"], 2, "mmio_size"), 0, 4)
+    data = patch_table(rdn2["MPAM.aml"], _msc_field(rdn2["MPAM.aml"], 2, "mmio_size"), 0, 4)
     result = parse_msc_devices(data)
     assert result.fw_num_msc == len(result.devices) == 9
     assert "ACPI MPAM: MSC.2: marked as disabled" in _texts(result, "debug")
@@ -109,7 +102,7 @@ def test_reserved_fields_skip_the_msc_but_keep_it_counted(rdn2: dict[str, bytes]
     data = rdn2["MPAM.aml"]
     size = 1 if key == "reserved" else 4
     for index in (3, 5):
-        data = _patch(data, _msc_field(data, index, key), 1, size)
+        data = patch_table(data, _msc_field(data, index, key), 1, size)
     result = parse_msc_devices(data)
     assert result.fw_num_msc == 10 and len(result.devices) == 8  # MPAM can never be enabled
     assert _texts(result, "err") == ["ACPI MPAM: Unrecognised MSC, MPAM not usable"]  # once
@@ -133,7 +126,7 @@ def test_bad_checksum_means_no_table(rdn2: dict[str, bytes]) -> None:
 def test_lengths_that_do_not_add_up(rdn2: dict[str, bytes]) -> None:
     data = rdn2["MPAM.aml"]
     last = parse_mpam(data).mscs[-1]
-    bad = _patch(data, last.offset, last.length + 4, 2)  # runs past the end
+    bad = patch_table(data, last.offset, last.length + 4, 2)  # runs past the end
     result = parse_msc_devices(bad)
     assert count_msc(bad) == -errno.EINVAL
     assert result.error == -errno.EINVAL and len(result.devices) == 9
@@ -141,7 +134,7 @@ def test_lengths_that_do_not_add_up(rdn2: dict[str, bytes]) -> None:
 
 
 def test_unknown_interface_type_stops_parsing(rdn2: dict[str, bytes]) -> None:
-    data = _patch(rdn2["MPAM.aml"], _msc_field(rdn2["MPAM.aml"], 4, "interface_type"), 5, 1)
+    data = patch_table(rdn2["MPAM.aml"], _msc_field(rdn2["MPAM.aml"], 4, "interface_type"), 5, 1)
     result = parse_msc_devices(data)
     assert result.fw_num_msc == 10  # the counting pass does not look at the interface
     assert result.error == -errno.EINVAL and [d.id for d in result.devices] == [0, 1, 2, 3]
@@ -151,9 +144,9 @@ def test_unknown_interface_type_stops_parsing(rdn2: dict[str, bytes]) -> None:
 def test_interrupt_flags(rdn2: dict[str, bytes]) -> None:
     data = rdn2["MPAM.aml"]
     # MSC 8 (ddr0): overflow GSIV 220 and error GSIV 230, both level.
-    data = _patch(data, _msc_field(data, 8, "overflow_flags"), 0b11001, 4)  # edge, container
-    data = _patch(data, _msc_field(data, 8, "error_flags"), 0b00011, 4)  # type 1: not wired
-    data = _patch(data, _msc_field(data, 9, "error_flags"), 0b10001, 4)  # edge, processor
+    data = patch_table(data, _msc_field(data, 8, "overflow_flags"), 0b11001, 4)  # edge, container
+    data = patch_table(data, _msc_field(data, 8, "error_flags"), 0b00011, 4)  # type 1: not wired
+    data = patch_table(data, _msc_field(data, 9, "error_flags"), 0b10001, 4)  # edge, processor
     result = parse_msc_devices(data)
     ddr0, ddr1 = result.devices[8], result.devices[9]
     assert ddr0.irqs == ()
@@ -169,12 +162,12 @@ def test_cache_locator_without_a_pptt_cache(rdn2: dict[str, bytes]) -> None:
     res = parse_mpam(data).mscs[0].resources[0]
     at = res.offset + RESOURCE_NODE.offset_of("descriptor1")
     topo = CacheTopology(parse_pptt(rdn2["PPTT.aml"]))
-    missing = parse_msc_devices(_patch(data, at, 50, 8)).devices[0]
+    missing = parse_msc_devices(patch_table(data, at, 50, 8)).devices[0]
     parsed = parse_resources(missing, topo)
     assert (parsed.error, parsed.ris) == (-errno.EINVAL, ())
     assert _texts(parsed) == ["ACPI MPAM: Bad level (-2) for cache with id 50"]
     # Linux takes the reference as 32 bits: the upper half is ignored.
-    wide = parse_msc_devices(_patch(data, at, (1 << 40) | 49, 8)).devices[0]
+    wide = parse_msc_devices(patch_table(data, at, (1 << 40) | 49, 8)).devices[0]
     (ris,) = parse_resources(wide, topo).ris
     assert (ris.class_type, ris.class_id, ris.component_id) == (ClassType.CACHE, 3, 49)
 
@@ -191,11 +184,11 @@ def test_memory_locator_without_a_known_domain(rdn2: dict[str, bytes]) -> None:
 def test_processor_container_affinity(rdn2: dict[str, bytes]) -> None:
     data = rdn2["MPAM.aml"]
     at = _msc_field(data, 0, "linked_hid")
-    data = _patch(data, at, int.from_bytes(b"ACPI0010", "little"), 8)
-    data = _patch(data, _msc_field(data, 0, "linked_uid"), 4, 4)
+    data = patch_table(data, at, int.from_bytes(b"ACPI0010", "little"), 8)
+    data = patch_table(data, _msc_field(data, 0, "linked_uid"), 4, 4)
     device = parse_msc_devices(data).devices[0]
     assert (device.cpu_affinity, device.linked_device) == (4, ("ACPI0010", 4))
     topo = CacheTopology(parse_pptt(build_tables(load("rdn2"))["PPTT.aml"]))
     assert topo.cpus_from_container(4) == (8, 9)  # rdn2's cluster 4
-    other = parse_msc_devices(_patch(data, at, int.from_bytes(b"ACPI0007", "little"), 8))
+    other = parse_msc_devices(patch_table(data, at, int.from_bytes(b"ACPI0007", "little"), 8))
     assert other.devices[0].cpu_affinity is None

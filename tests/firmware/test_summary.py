@@ -16,17 +16,10 @@ from mpam.firmware.mpam_table import MSC_NODE, RESOURCE_NODE
 from mpam.firmware.summary import TablesRefused, read_tables, summarise
 from mpam.platform import load, presets
 
+from .tables import patch_table
+
 ACPI = Path(__file__).resolve().parents[1] / "data" / "acpi"
 MALFORMED = json.loads((ACPI / "malformed" / "README.json").read_text())
-
-
-def _patch(data: bytes, at: int, value: int, size: int) -> bytes:
-    """`data` with `size` bytes at `at` set to `value`, and the checksum made right again."""
-    out = bytearray(data)
-    out[at : at + size] = value.to_bytes(size, "little")
-    out[9] = 0
-    out[9] = -sum(out) & 0xFF
-    return bytes(out)
 
 
 def _built(name: str) -> list[tuple[str, bytes]]:
@@ -85,7 +78,7 @@ def test_a_reserved_field_keeps_mpam_off() -> None:
     blobs = dict(_built("rdn2"))
     data = blobs["MPAM.aml"]
     at = parse_mpam(data).mscs[3].offset + MSC_NODE.offset_of("reserved1")
-    blobs["MPAM.aml"] = _patch(data, at, 1, 4)
+    blobs["MPAM.aml"] = patch_table(data, at, 1, 4)
     summary = summarise(read_tables(list(blobs.items())))
     assert not summary.enabled
     assert summary.verdict.startswith(
@@ -99,7 +92,7 @@ def test_a_disabled_msc_is_neither_counted_nor_created() -> None:
     blobs = dict(_built("rdn2"))
     data = blobs["MPAM.aml"]
     at = parse_mpam(data).mscs[9].offset + MSC_NODE.offset_of("mmio_size")
-    blobs["MPAM.aml"] = _patch(data, at, 0, 4)
+    blobs["MPAM.aml"] = patch_table(data, at, 0, 4)
     summary = summarise(read_tables(list(blobs.items())))
     assert summary.fw_num_msc == len(summary.devices) == 9 and summary.enabled
 
@@ -108,7 +101,9 @@ def test_a_reserved_locator_is_unused() -> None:
     blobs = dict(_built("tiny"))
     data = blobs["MPAM.aml"]
     res = parse_mpam(data).mscs[1].resources[0]
-    blobs["MPAM.aml"] = _patch(data, res.offset + RESOURCE_NODE.offset_of("locator_type"), 0x7, 1)
+    blobs["MPAM.aml"] = patch_table(
+        data, res.offset + RESOURCE_NODE.offset_of("locator_type"), 0x7, 1
+    )
     summary = summarise(read_tables(list(blobs.items())))
     assert [r.note for r in summary.ris if r.msc == 1] == ["unused (reserved locator type)"]
     assert list(summary.classes()) == ["L3"]

@@ -121,10 +121,7 @@ def _irqs(devs: list[MscDevice]) -> str:
 
 def _classes(summary: TablesSummary) -> list[str]:
     lines = []
-    topology = summary.tables.pptt
-    from mpam.firmware.cacheinfo import CacheTopology  # only when a PPTT is given
-
-    topo = CacheTopology(topology) if topology is not None else None
+    topo = summary.topology
     for name, components in summary.classes().items():
         comps = []
         for cid, members in components.items():
@@ -186,10 +183,8 @@ def render_summary(summary: TablesSummary, platform: Platform | None, out: Conso
         )
     else:
         out.print("PPTT: not given, so cache RIS cannot be given a level (Linux: Bad level)")
-    if t.srat is not None:
-        from mpam.firmware.srat import numa_map
-
-        pxm = numa_map(t.srat).pxm_to_node
+    if summary.numa is not None:
+        pxm = summary.numa.pxm_to_node
         out.print("SRAT: " + ", ".join(f"proximity domain {p} is node {n}" for p, n in pxm.items()))
     out.print(
         f"\nLinux counts {summary.fw_num_msc} MSCs and creates {len(summary.devices)} "

@@ -104,6 +104,8 @@ class TablesSummary:
     """What Linux makes of the tables: devices, RIS placement, classes and the verdict."""
 
     tables: TableSet
+    topology: CacheTopology | None  # what Linux derived from the PPTT, when given
+    numa: NumaMap | None  # what Linux derived from the SRAT, when given
     fw_num_msc: int  # the MSCs Linux counts and the driver waits for
     devices: tuple[MscDevice, ...]
     nodes: dict[int, MscNode]  # MSC node of each device, by identifier
@@ -185,6 +187,8 @@ def summarise(tables: TableSet) -> TablesSummary:
     enabled, verdict = _verdict(acpi.fw_num_msc, len(acpi.devices), acpi.error, failed, placed)
     return TablesSummary(
         tables=tables,
+        topology=topology,
+        numa=numa,
         fw_num_msc=acpi.fw_num_msc,
         devices=acpi.devices,
         nodes=nodes,
