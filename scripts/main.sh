@@ -114,6 +114,17 @@ show "mkdir -p resctrl"
 show "mpam mount resctrl"
 show "ls resctrl"
 show "cat resctrl/schemata"
+
+say "Owners and modes as kernfs gives them: root's, the root directory 0555; any user may read"
+show "ls -ld resctrl resctrl/schemata resctrl/size resctrl/info"
+nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && $nobody test -r resctrl/schemata 2>/dev/null; then
+    # A monitoring agent runs unprivileged: it reads, and is refused writes (EACCES)
+    show "$nobody cat resctrl/info/L3_MON/num_rmids"  # (conditional)
+    refused "$nobody bash -c 'echo 1 > resctrl/tasks'"  # (conditional)
+else
+    note "(the unprivileged read is shown when run as root from a directory other users can enter)"
+fi
 # Everything below reads the L3 domain and its geometry from resctrl itself, as a client would.
 dom=$(sed -n 's/^ *L3:\([0-9]*\)=.*/\1/p' resctrl/schemata)
 mon=$(printf 'mon_L3_%02d' "$dom")
@@ -172,7 +183,7 @@ if [ "$has_mbm" != 0 ]; then
     show "cat $mbm"
     before=$(cat $mbm)
     if [ "$before" = 0 ]; then
-        note "0: on this platform the driver reads MBWU monitors the traffic never reaches (a known defect)"
+        note "0: none of the group's traffic has reached memory yet"
     else
         note "bytes the group moved to and from memory: $(human "$before")"
     fi

@@ -9,19 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from mpam.cli import main
-from mpam.machine import client
+from .helpers import needs_fuse, run_cli, shutdown_all, write_once
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing: FUSE cannot mount here"
-)
-
-
-def _run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
-    return result.exit_code, result.output
+pytestmark = needs_fuse
+_run = run_cli
+_write = write_once
 
 
 @pytest.fixture
@@ -32,17 +25,7 @@ def mnt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     code, out = _run("mount", str(point))  # boots the default platform first
     assert code == 0, out
     yield point
-    for name in client.running():
-        client.shutdown(client.RunningMachine(name))
-
-
-def _write(path: Path, text: str) -> None:
-    """One write(2), as `echo ... > file` makes."""
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
+    shutdown_all()
 
 
 def test_files_read_and_write(mnt: Path) -> None:

@@ -10,14 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from mpam.cli import main
-from mpam.machine import client
+from .helpers import needs_fuse, run_cli, shutdown_all
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing: FUSE cannot mount here"
-)
+pytestmark = needs_fuse
 
 WALKTHROUGH = """\
 cd "$RESCTRL"
@@ -142,9 +138,7 @@ tasks
 """
 
 
-def _run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
-    return result.exit_code, result.output
+_run = run_cli
 
 
 @pytest.fixture
@@ -154,8 +148,7 @@ def resctrl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     point.mkdir()
     assert _run("mount", str(point))[0] == 0
     yield point
-    for name in client.running():
-        client.shutdown(client.RunningMachine(name))
+    shutdown_all()
 
 
 def test_walkthrough_in_a_shell(resctrl: Path) -> None:

@@ -7,14 +7,9 @@ import errno
 
 import pytest
 
+from mpam.kernel.bitmap import bitmap_parse, bitmap_parselist, format_bitmap
 from mpam.machine import Machine
-from mpam.resctrl.rdtgroup import (
-    Rdtgroups,
-    RmidAllocator,
-    format_cpumask,
-    parse_cpulist_text,
-    parse_cpumask,
-)
+from mpam.resctrl.rdtgroup import Rdtgroups, RmidAllocator
 from mpam.resctrl.status import LastCmdStatus
 
 
@@ -32,16 +27,18 @@ def rdn2() -> Machine:
 
 
 def test_cpumask_formats() -> None:
-    assert format_cpumask(range(8), 8) == "ff"
-    assert format_cpumask([0], 8) == "01"
-    assert format_cpumask(range(6), 6) == "3f"
-    assert format_cpumask(range(64), 64) == "ffffffff,ffffffff"
-    assert format_cpumask(range(40), 40) == "ff,ffffffff"
-    assert format_cpumask([], 8) == "00"
-    assert parse_cpumask("ff,ffffffff", 40) == set(range(40))
-    assert parse_cpumask("1ff", 8) is None and parse_cpumask("xyz", 8) is None
-    assert parse_cpulist_text("0-3,8", 16) == {0, 1, 2, 3, 8}
-    assert parse_cpulist_text("3-1", 16) is None and parse_cpulist_text("16", 16) is None
+    """The cpus files' printers and parsers (mpam.kernel.bitmap; tests/kernel has them all)."""
+    assert format_bitmap(range(8), 8) == "ff"
+    assert format_bitmap([0], 8) == "01"
+    assert format_bitmap(range(6), 6) == "3f"
+    assert format_bitmap(range(64), 64) == "ffffffff,ffffffff"
+    assert format_bitmap(range(40), 40) == "ff,ffffffff"
+    assert format_bitmap([], 8) == "00"
+    assert bitmap_parse("ff,ffffffff", 40) == set(range(40))
+    assert bitmap_parse("1ff", 8) == -errno.EOVERFLOW and bitmap_parse("xyz", 8) == -errno.EINVAL
+    assert bitmap_parselist("0-3,8", 16) == {0, 1, 2, 3, 8}
+    assert bitmap_parselist("3-1", 16) == -errno.EINVAL
+    assert bitmap_parselist("16", 16) == -errno.ERANGE
 
 
 def test_closids_rmids_and_limbo(rdn2: Machine) -> None:
@@ -125,3 +122,33 @@ def test_cpus(rdn2: Machine) -> None:
     assert g.status.show() == "Bad CPU list/mask\n"
     assert g.rmdir(a) == 0
     assert g.root.cpus == set(range(16)) and sched.arm64_mpam_default[2] == 0
+
+
+def test_cpus_write_checks_in_the_kernels_order(rdn2: Machine) -> None:
+    """rdtgroup_cpus_write: the parser's errno with "Bad CPU list/mask", before the online
+    check; an empty grouping (pqos's `02,`) is a valid mask."""
+    g = _groups(rdn2)
+    _, a = g.mkdir_ctrl_mon("a")
+    assert a is not None
+    assert rdn2.cpu_down(3) == 0
+    assert g.cpus_write(a, "16\n", as_list=True) == -errno.ERANGE
+    assert g.status.show() == "Bad CPU list/mask\n"
+    assert g.cpus_write(a, "10000\n", as_list=False) == -errno.EOVERFLOW
+    assert g.cpus_write(a, "3\n", as_list=True) == -errno.EINVAL
+    assert g.status.show() == "Can only assign online CPUs\n"
+    assert g.cpus_write(a, "02,", as_list=False) == 0
+    assert g.cpus_show(a, as_list=True) == "1\n"
+
+
+def test_tasks_pid_zero_is_the_writer(rdn2: Machine) -> None:
+    """rdtgroup_move_task: pid 0 is `current`; the kernel's messages name the pid as
+    written (0) except where they name the task itself."""
+    g = _groups(rdn2)
+    _, a = g.mkdir_ctrl_mon("a")
+    assert a is not None
+    assert g.tasks_write(a, "0\n", writer_pid=11) == 0
+    assert g.tasks_show(a) == "11\n"
+    assert g.tasks_write(a, "0", writer_pid=12, euid=1000) == -errno.EPERM
+    assert g.status.show() == "No permission to move task 12\nError while processing task 0\n"
+    assert g.tasks_write(a, "99999999999") == -errno.EINVAL  # kstrtoint's ERANGE is EINVAL here
+    assert g.status.show() == "Task list parsing error pid 99999999999\n"

@@ -19,8 +19,10 @@ __all__ = ["kill", "run", "stats", "step", "time_"]
 @name_option
 @click.option("--cpu", "-c", type=int, required=True, help="The CPU the task runs on.")
 @click.option("--comm", default=None, help="Task name (default: the workload's kind).")
+@click.option("--uid", type=click.IntRange(0, 2**32 - 2), default=0,
+              help="The task's user id (who may move it between groups; default root).")  # fmt: skip
 @click.argument("spec")
-def run(name: str | None, cpu: int, comm: str | None, spec: str) -> None:
+def run(name: str | None, cpu: int, comm: str | None, uid: int, spec: str) -> None:
     """Start a task running a workload; print its pid.
 
     SPEC is KIND[:key=value,...] with KIND one of stream, uniform, zipf, chase, strided,
@@ -36,7 +38,7 @@ def run(name: str | None, cpu: int, comm: str | None, spec: str) -> None:
         workload = parse_workload(spec, base_dir=Path.cwd())
     except WorkloadError as e:
         raise click.ClickException(str(e)) from None
-    pid = call(name, "run", spec=workload.spec, cpu=cpu, comm=comm)
+    pid = call(name, "run", spec=workload.spec, cpu=cpu, comm=comm, uid=uid)
     click.echo(pid)
 
 

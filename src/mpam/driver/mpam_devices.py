@@ -159,12 +159,20 @@ class MpamDriver:
         self.tracing = False
         # Hooks for the monitor code and the resctrl glue, which live above this module.
         self.on_enable: list[Callable[[], None]] = []
+        #: static_branch_disable(&mpam_enabled): the first thing mpam_disable does.
         self.on_disable: list[Callable[[], None]] = []
         self.on_save: list[Callable[[MpamRis], None]] = []
         self.on_restore: list[Callable[[MpamRis], None]] = []
-        #: mpam_resctrl_online_cpu / _offline_cpu: told of each CPU once MPAM is enabled.
-        self.on_cpu_online: list[Callable[[int], None]] = []
+        #: mpam_resctrl_online_cpu / _offline_cpu: told of each CPU while resctrl is set up
+        #: (`resctrl_enabled`); an online hook's negative errno fails the CPU's bring-up.
+        self.on_cpu_online: list[Callable[[int], int | None]] = []
         self.on_cpu_offline: list[Callable[[int], None]] = []
+        #: mpam_resctrl_exit and mpam_resctrl_teardown_class, called by mpam_disable.
+        self.on_resctrl_exit: list[Callable[[], None]] = []
+        self.on_teardown_class: list[Callable[[MpamClass], None]] = []
+        #: mpam_resctrl_enabled: resctrl is set up and hears of CPUs. The cpuhp callbacks
+        #: test it rather than `enabled`, which mpam_disable clears before removing them.
+        self.resctrl_enabled = False
 
     # --- limits ---------------------------------------------------------------------------
 
@@ -521,6 +529,7 @@ class MpamDriver:
         self.enabled = True
         for hook in self.on_enable:
             hook()
+        self.resctrl_enabled = True
         self._register_cpuhp(self.cpu_online, self.cpu_offline, "mpam:online")
         self.log(
             "info", f"MPAM enabled with {self.partid_max + 1} PARTIDs and {self.pmg_max + 1} PMGs"
@@ -656,14 +665,17 @@ class MpamDriver:
             msc.online_refs += 1
             if msc.online_refs == 1:
                 self.reprogram_msc(msc)
-        if self.enabled:
+        if self.resctrl_enabled:
             for cpu_hook in self.on_cpu_online:
-                cpu_hook(cpu)
+                err = cpu_hook(cpu)
+                if err:
+                    return err
         return 0
 
     def cpu_offline(self, cpu: int) -> int:
-        """mpam_cpu_offline: the last CPU to leave an MSC resets it (power is going)."""
-        if self.enabled:
+        """mpam_cpu_offline: resctrl hears first; then the last CPU to leave an MSC resets
+        it (power is going)."""
+        if self.resctrl_enabled:
             for cpu_hook in self.on_cpu_offline:
                 cpu_hook(cpu)
         for msc in self.mscs:
@@ -708,13 +720,27 @@ class MpamDriver:
         return True
 
     def disable(self) -> None:
-        """mpam_disable (work): turn MPAM off and put every MSC back in its reset state."""
-        self.enabled = False
-        for hook in self.on_disable:
-            hook()
+        """mpam_disable (work): turn MPAM off, take resctrl down, and put every MSC back in
+        its reset state.
+
+        In the kernel's order (drivers/resctrl/mpam_devices.c mpam_disable, read for
+        behaviour): the static key goes off first, so every resctrl_arch_ call stops
+        touching the MSCs from here on; removing the cpuhp state runs mpam_cpu_offline on
+        every online CPU, which (resctrl still set up) tells resctrl each CPU is going and
+        so takes every domain offline; then resctrl_exit (mpam_resctrl_exit), which
+        expects no domain left; then the error interrupts are disabled, and each class is
+        reset and, if resctrl had it, let go (mpam_resctrl_teardown_class)."""
+        if self.enabled:
+            self.enabled = False
+            for hook in self.on_disable:
+                hook()
         if self.cpuhp_state:
             self.hotplug.remove_state(self.cpuhp_state)
             self.cpuhp_state = 0
+        do_resctrl_exit, self.resctrl_enabled = self.resctrl_enabled, False
+        if do_resctrl_exit:
+            for hook in self.on_resctrl_exit:
+                hook()
         for msc in self.mscs:
             if msc.error_irq_requested:
                 self.regs[msc.id].write("MPAMF_ECR", 0)
@@ -726,6 +752,9 @@ class MpamDriver:
                     for ris in vmsc.ris:
                         if not ris.in_reset_state:
                             self.reset_ris(ris)
+            if do_resctrl_exit:
+                for class_hook in self.on_teardown_class:
+                    class_hook(klass)
         self.log("err", _pr("mpam_disable", f"MPAM disabled due to {self.disable_reason}"))
 
     def find_msc(self, msc_id: int) -> MpamMsc:

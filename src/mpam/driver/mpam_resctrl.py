@@ -19,12 +19,30 @@ Read for behaviour, written anew. Once the driver has enabled MPAM it offers res
 CLOSID = PARTID (two PARTIDs per CLOSID under CDP); RMID = PMG, indexed closid x (PMG_MAX +
 1) + pmg; a task's and a CPU's labels are the kernel's thread_info word and per-CPU
 default, so the next context switch carries them to MPAM0_EL1.
+
+Domains follow CPU hotplug, as mpam_resctrl_online_cpu / mpam_resctrl_offline_cpu keep
+them: each resource's domains hold their online CPUs only. The first CPU of a component to
+come online creates its domains (mpam_resctrl_alloc_domain): the filesystem is told
+(resctrl_online_ctrl_domain, then resctrl_online_mon_domain) before each is inserted in
+the resource's list, by id; once every resource has its domain, resctrl_online_cpu. Going
+down, resctrl_offline_cpu comes first; then, for a domain whose last CPU this was, it
+leaves the list and the filesystem is told (resctrl_offline_ctrl_domain,
+resctrl_offline_mon_domain). A domain that comes back takes its controls from the
+component's configuration, which the driver kept and wrote back to the MSCs when their
+first CPU returned (mpam_reprogram_msc): the CLOSIDs' previous values, not defaults.
+
+Once the driver has disabled MPAM (mpam_is_enabled() false), nothing here touches an MSC:
+controls read as defaults and refuse updates (-EINVAL), monitors read -EINVAL, resets do
+nothing, as drivers/resctrl/mpam_resctrl.c checks in each resctrl_arch_ call.
 """
 
 from __future__ import annotations
 
 import errno
+from bisect import insort
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from mpam.driver.mpam_devices import MpamDriver
 from mpam.driver.mpam_internal import Feature, MpamClass, MpamComponent, MpamConfig
@@ -38,6 +56,7 @@ from mpam.resctrl.arch import (
     MonDomain,
     RdtResource,
     ResctrlArch,
+    ResctrlFsOps,
     ResourceId,
     SchemaFormat,
     ThrottleMode,
@@ -69,6 +88,28 @@ def bw_gran(bwa_wd: int) -> int:
     return max(1, -(-100 // (1 << bwa_wd)))
 
 
+@dataclass(eq=False)
+class _Dom:
+    """struct mpam_resctrl_dom: the resctrl domains one component gives a resource."""
+
+    #: the CPUs of the component (online or not): which CPUs belong to this domain
+    affinity: frozenset[int]
+    #: the component the controls program (None for a monitor-only L3)
+    ctrl_comp: MpamComponent | None
+    ctrl: CtrlDomain | None = None
+    mon: MonDomain | None = None
+    #: per event, the component of its monitor class that counts for this domain
+    mon_comps: dict[EventId, MpamComponent] = field(default_factory=dict)
+
+
+_D = TypeVar("_D", CtrlDomain, MonDomain)
+
+
+def _insert(domains: list[_D], d: _D) -> None:
+    """mpam_resctrl_domain_insert: keep the list sorted by id (resctrl_find_domain)."""
+    insort(domains, d, key=lambda x: x.id)
+
+
 class MpamResctrl(ResctrlArch):
     """The resctrl resources of one booted MPAM machine."""
 
@@ -88,6 +129,10 @@ class MpamResctrl(ResctrlArch):
         #: (domain id, counter id) -> (closid, rmid) it counts, in mbm_event mode
         self._cntrs: dict[tuple[int, int], tuple[int, int]] = {}
         self._l3_of_cpu: dict[int, int] = {}
+        #: the domains of each resource, one per component with an online CPU
+        self._doms: dict[ResourceId, list[_Dom]] = {rid: [] for rid in ResourceId}
+        #: the filesystem, once resctrl_init registered it (mpam_resctrl.c resctrl_enabled)
+        self.fs: ResctrlFsOps | None = None
         self._setup()
 
     # --- picking classes ------------------------------------------------------------------
@@ -115,7 +160,6 @@ class MpamResctrl(ResctrlArch):
                 r.min_cbm_bits = 1  # mpam_devices rejects empty bitmaps
                 r.shareable_bits = (1 << r.cbm_len) - 1  # unknown devices use PARTID 0
                 r.arch_has_sparse_bitmasks = True
-                r.ctrl_domains = self._domains(k)
             self._resources[rid] = r
         mb = RdtResource(ResourceId.MBA, "MB", schema_fmt=SchemaFormat.RANGE, delay_linear=True)
         mb.throttle_mode = ThrottleMode.UNDEFINED
@@ -126,7 +170,6 @@ class MpamResctrl(ResctrlArch):
             mb.alloc_capable = True
             mb.min_bw = mbw_max_to_percent(0, w)
             mb.bw_gran = bw_gran(w)
-            mb.ctrl_domains = self._domains(k)
         self._resources[ResourceId.MBA] = mb
         self._resources[ResourceId.SMBA] = RdtResource(
             ResourceId.SMBA, "SMBA", schema_fmt=SchemaFormat.RANGE
@@ -142,12 +185,6 @@ class MpamResctrl(ResctrlArch):
         if cpus and cpus[0] in self._l3_of_cpu and self._matches_l3(k):
             return self._l3_of_cpu[cpus[0]]
         return comp.comp_id
-
-    def _domains(self, k: MpamClass) -> list[CtrlDomain]:
-        out = [
-            CtrlDomain(self._domain_id(k, c), frozenset(c.affinity)) for c in k.components.values()
-        ]
-        return sorted(out, key=lambda d: d.id)
 
     def _matches_l3(self, k: MpamClass) -> bool:
         l3 = self._cache_class(3)
@@ -209,7 +246,157 @@ class MpamResctrl(ResctrlArch):
         r.mon_capable = True
         r.events = tuple(events)
         r.num_rmid = self.system_num_rmid_idx()
-        r.mon_domains = [MonDomain(d.id, d.cpus) for d in self._domains(l3)]
+
+    def _event_classes(self) -> list[tuple[EventId, MpamClass]]:
+        """mpam_resctrl_counters: the class behind each monitor event."""
+        out = []
+        if self._mon_class is not None:
+            out.append((EventId.LLC_OCCUPANCY, self._mon_class))
+        if self._mbm_class is not None:
+            out.append((EventId.MBM_TOTAL_BYTES, self._mbm_class))
+        return out
+
+    # --- resctrl_init / resctrl_exit ------------------------------------------------------
+
+    def resctrl_init(self, fs: ResctrlFsOps) -> None:
+        """The end of mpam_resctrl_setup: resctrl_init() registered the filesystem, which
+        the domain and CPU calls go to from now on. No domain exists yet: they come online
+        with the CPUs, when the driver installs its cpuhp callbacks."""
+        self.fs = fs
+
+    def exit(self) -> None:
+        """mpam_resctrl_exit: resctrl_exit(), once. The driver calls it from mpam_disable,
+        after removing its cpuhp state has taken every domain offline."""
+        fs, self.fs = self.fs, None
+        if fs is not None:
+            fs.exit()
+
+    def teardown_class(self, klass: MpamClass) -> None:
+        """mpam_resctrl_teardown_class: the driver is letting go of `klass`; a resource or
+        event that used it has no class any more."""
+        for rid in [rid for rid, k in self._classes.items() if k is klass]:
+            del self._classes[rid]
+        if self._mon_class is klass:
+            self._mon_class = None
+        if self._mbm_class is klass:
+            self._mbm_class = None
+
+    # --- CPU hotplug: domains -------------------------------------------------------------
+
+    def _res_class(self, rid: ResourceId) -> MpamClass | None:
+        """mpam_resctrl_res.class: the class behind a resource's domains. A monitor-only
+        L3 takes its counters' class ("Faking L3 MSC to enable counters")."""
+        k = self._classes.get(rid)
+        if k is None and rid is ResourceId.L3 and self._resources[rid].mon_capable:
+            k = self._mon_class or self._mbm_class
+        return k
+
+    def _dom_of_cpu(self, rid: ResourceId, cpu: int) -> _Dom | None:
+        """mpam_resctrl_get_domain_from_cpu."""
+        return next((dom for dom in self._doms[rid] if cpu in dom.affinity), None)
+
+    def _alloc_domain(self, cpu: int, r: RdtResource, k: MpamClass) -> int:
+        """mpam_resctrl_alloc_domain: the first CPU of a component is online; its control
+        and monitor domains are created, each offered to the filesystem before it joins
+        the resource's list (the arch side of it exists already, so the filesystem's
+        hooks may call the arch about it). A refusal undoes what was done and is
+        returned.
+
+        The kernel asks r->alloc_capable here and when the CPUs go, which CDP clears for
+        MB between the two; the model asks whether the resource has a control class, so
+        MB keeps its domains (and their CPUs) while CDP hides it and has them when it
+        shows again. Nothing else differs: the schema list only holds capable resources."""
+        comp = next((c for c in k.components.values() if cpu in c.affinity), None)
+        if comp is None:
+            return -errno.EINVAL  # the class has no component for this CPU
+        has_ctrls = r.rid in self._classes
+        dom = _Dom(frozenset(comp.affinity), comp if has_ctrls else None)
+        self._doms[r.rid].append(dom)
+        if has_ctrls:
+            dom.ctrl = CtrlDomain(self._domain_id(k, comp), {cpu})
+            err = self.fs.online_ctrl_domain(r, dom.ctrl) if self.fs is not None else 0
+            if err:
+                self._doms[r.rid].remove(dom)
+                return err
+            _insert(r.ctrl_domains, dom.ctrl)
+        if r.mon_capable:
+            any_mon: tuple[MpamClass, MpamComponent] | None = None
+            for event, mk in self._event_classes():
+                mc = next((c for c in mk.components.values() if cpu in c.affinity), None)
+                if mc is not None:
+                    dom.mon_comps[event] = mc
+                    any_mon = (mk, mc)
+            err = -errno.EFAULT  # no monitor class has a component for this CPU
+            if any_mon is not None:
+                dom.mon = MonDomain(self._domain_id(*any_mon), {cpu})
+                err = self.fs.online_mon_domain(r, dom.mon) if self.fs is not None else 0
+            if err or dom.mon is None:
+                if dom.ctrl is not None:
+                    r.ctrl_domains.remove(dom.ctrl)
+                    if self.fs is not None:
+                        self.fs.offline_ctrl_domain(r, dom.ctrl)
+                self._doms[r.rid].remove(dom)
+                return err
+            _insert(r.mon_domains, dom.mon)
+        return 0
+
+    def online_cpu(self, cpu: int) -> int:
+        """mpam_resctrl_online_cpu: `cpu` joins its domain of every resource (creating the
+        domain if it is the first), then resctrl_online_cpu. 0 or a negative errno, which
+        fails the CPU's bring-up."""
+        for rid in ResourceId:
+            k = self._res_class(rid)
+            if k is None:
+                continue  # a dummy resource
+            r = self._resources[rid]
+            dom = self._dom_of_cpu(rid, cpu)
+            if dom is None:
+                err = self._alloc_domain(cpu, r, k)
+                if err:
+                    return err
+                continue
+            if dom.ctrl is not None:
+                dom.ctrl.cpus.add(cpu)
+            if dom.mon is not None:
+                dom.mon.cpus.add(cpu)
+        if self.fs is not None:
+            self.fs.online_cpu(cpu)
+        return 0
+
+    def offline_cpu(self, cpu: int) -> None:
+        """mpam_resctrl_offline_cpu: resctrl_offline_cpu first; then `cpu` leaves its domain
+        of every resource, and a domain it was the last CPU of leaves the resource's list
+        before the filesystem is told (resctrl_offline_ctrl_domain, then
+        resctrl_offline_mon_domain). The arch's per-domain counter state goes with it."""
+        if self.fs is not None:
+            self.fs.offline_cpu(cpu)
+        for rid in ResourceId:
+            if self._res_class(rid) is None:
+                continue
+            r = self._resources[rid]
+            dom = self._dom_of_cpu(rid, cpu)
+            if dom is None:
+                continue  # WARN_ON_ONCE in the kernel
+            ctrl_empty = mon_empty = True
+            if dom.ctrl is not None:
+                dom.ctrl.cpus.discard(cpu)
+                ctrl_empty = not dom.ctrl.cpus
+                if ctrl_empty:
+                    r.ctrl_domains.remove(dom.ctrl)
+                    if self.fs is not None:
+                        self.fs.offline_ctrl_domain(r, dom.ctrl)
+            if dom.mon is not None:
+                dom.mon.cpus.discard(cpu)
+                mon_empty = not dom.mon.cpus
+                if mon_empty:
+                    r.mon_domains.remove(dom.mon)
+                    if self.fs is not None:
+                        self.fs.offline_mon_domain(r, dom.mon)
+            if ctrl_empty and mon_empty:  # kfree(dom): the arch's side of it goes too
+                self._doms[rid].remove(dom)
+                if dom.mon is not None:
+                    for key in [key for key in self._cntrs if key[0] == dom.mon.id]:
+                        del self._cntrs[key]
 
     # --- sizes ----------------------------------------------------------------------------
 
@@ -238,16 +425,15 @@ class MpamResctrl(ResctrlArch):
             return 2 * closid
         return closid
 
-    def _comp_of(self, k: MpamClass | None, dom_id: int) -> MpamComponent | None:
-        """The component of class `k` behind the resctrl domain `dom_id`."""
-        if k is None:
-            return None
-        return next((c for c in k.components.values() if self._domain_id(k, c) == dom_id), None)
-
     def _component(self, r: RdtResource, d: CtrlDomain) -> MpamComponent | None:
-        return self._comp_of(self._classes.get(r.rid), d.id)
+        """dom->ctrl_comp: the component behind an online control domain (None for a
+        domain object that is no longer, or never was, one of the resource's)."""
+        dom = next((x for x in self._doms[r.rid] if x.ctrl is d), None)
+        return dom.ctrl_comp if dom is not None else None
 
     def get_config(self, r: RdtResource, d: CtrlDomain, closid: int, t: CdpType) -> int:
+        if not self.driver.enabled:
+            return r.default_ctrl  # resctrl_arch_get_config: !mpam_is_enabled()
         comp = self._component(r, d)
         if comp is None or not comp.cfg:
             return r.default_ctrl
@@ -262,6 +448,8 @@ class MpamResctrl(ResctrlArch):
         return r.max_bw
 
     def update_one(self, r: RdtResource, d: CtrlDomain, closid: int, t: CdpType, value: int) -> int:
+        if not self.driver.enabled:
+            return -errno.EINVAL  # resctrl_arch_update_one: !mpam_is_enabled()
         comp = self._component(r, d)
         if comp is None:
             return -errno.EINVAL
@@ -285,8 +473,8 @@ class MpamResctrl(ResctrlArch):
 
     def reset_all_ctrls(self, r: RdtResource) -> None:
         k = self._classes.get(r.rid)
-        if k is None:
-            return
+        if k is None or not self.driver.enabled:
+            return  # resctrl_arch_reset_all_ctrls: nothing once MPAM is disabled
         for comp in k.components.values():
             comp.cfg = [MpamConfig() for _ in comp.cfg]
             for vmsc in comp.vmscs:
@@ -359,8 +547,15 @@ class MpamResctrl(ResctrlArch):
     def _partids(self, closid: int) -> list[int]:
         return [2 * closid, 2 * closid + 1] if self.cdp_enabled else [closid]
 
+    def _mon_component(self, d: MonDomain, event: EventId) -> MpamComponent | None:
+        """dom->mon_comp[event]: the component counting `event` for an online domain."""
+        dom = next((x for x in self._doms[ResourceId.L3] if x.mon is d), None)
+        return dom.mon_comps.get(event) if dom is not None else None
+
     def _mbm_component(self, d: MonDomain) -> MpamComponent | None:
-        return self._comp_of(self._mbm_class, d.id)
+        if not self.driver.enabled or self._mbm_class is None:
+            return None
+        return self._mon_component(d, EventId.MBM_TOTAL_BYTES)
 
     def _read_sum(
         self, comp: MpamComponent, type_: MonType, mons: list[int], closid: int, rmid: int
@@ -416,8 +611,8 @@ class MpamResctrl(ResctrlArch):
     def rmid_read(
         self, r: RdtResource, d: MonDomain, closid: int, rmid: int, event: EventId
     ) -> tuple[int, int]:
-        if r.rid is not ResourceId.L3:
-            return -errno.EINVAL, 0
+        if r.rid is not ResourceId.L3 or not self.driver.enabled:
+            return -errno.EINVAL, 0  # resctrl_arch_rmid_read: !mpam_is_enabled()
         if event is EventId.MBM_TOTAL_BYTES:
             comp = self._mbm_component(d)
             if comp is None or r.mbm_cntr_assignable:
@@ -426,7 +621,7 @@ class MpamResctrl(ResctrlArch):
         k = self._mon_class
         if k is None or event is not EventId.LLC_OCCUPANCY:
             return -errno.EINVAL, 0
-        comp = self._comp_of(k, d.id)
+        comp = self._mon_component(d, EventId.LLC_OCCUPANCY)
         if comp is None:
             return -errno.EINVAL, 0
         mon = self.msmon.alloc_csu_mon(k)

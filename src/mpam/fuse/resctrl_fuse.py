@@ -1,26 +1,45 @@
 """The resctrl tree mounted for real, through FUSE (mfusepy over libfuse3).
 
-Only a translation: every call goes to `mpam.resctrl.fs.ResctrlFs` under the machine's lock
-(the kernel's rdtgroup mutex), and a negative errno comes back to the shell as the errno
-(``write error: Invalid argument``). Files are opened with direct I/O, so every read asks
-the machine afresh and every write(2) is one command, as on kernfs; sizes read as 0, as
-resctrl's files do.
+Only a translation: every call goes to `mpam.resctrl.fs.ResctrlFs` (kernfs underneath) under
+the machine's lock (the kernel's rdtgroup mutex), as the calling process's credentials, and
+a negative errno comes back to the shell as the errno (``write error: Invalid argument``).
+
+- The kernel checks permissions itself (``default_permissions``) against the owners and
+  modes kernfs reports, exactly as the VFS checks a kernfs inode (generic_permission), and
+  the mount is shared (``allow_other``) so any user may read what the modes allow, as on
+  the kernel's resctrl. kernfs's own open-time check (the read and write bits, even for
+  root) runs here.
+- The machine's root is its owner: a machine booted by root shows root's files as uid 0; a
+  machine booted by a user maps uid 0 to that user (and back), as a user namespace would,
+  so the owner can drive the machine without privilege.
+- Files are opened with direct I/O and nothing is cached by the kernel (attribute and entry
+  timeouts of 0): every read asks the machine afresh, every write(2) reaches kernfs whole
+  and once, and a file descriptor keeps its node, so after its group's rmdir it answers
+  ENODEV. A read at offset 0 renders the file, later offsets continue that text, as
+  seq_file does. Sizes read as 0, as kernfs's files do.
+- Writes of zero bytes never reach a FUSE filesystem (the kernel's FUSE client answers 0
+  itself), so resctrl's handlers cannot refuse them here as they do on kernfs.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import os
-import stat
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from mfusepy import FuseOSError, Operations
+from mfusepy import FuseOSError, Operations, fuse_get_context
 
+from mpam.kernel.kernfs import Cred, KernfsNode, KernfsOpenFile
 from mpam.resctrl.fs import ResctrlFs
 
-__all__ = ["ResctrlFuse", "mount"]
+__all__ = ["ResctrlFuse", "fuse_options", "mount"]
+
+# include/uapi/linux/stat.h: utimensat's special nanosecond values
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
 
 
 class ResctrlFuse(Operations):  # type: ignore[misc]
@@ -34,8 +53,34 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
         self.fs = fs
         self.mutex = lock  # (not `lock`: that name is FUSE's file-locking operation)
         self.after = after  # the machine's safe point: interrupts and work after a command
-        self.uid = os.getuid()
-        self.gid = os.getgid()
+        self.owner_uid = os.getuid()
+        self.owner_gid = os.getgid()
+        self.files: dict[int, tuple[KernfsOpenFile, list[bytes]]] = {}
+        self._fh = itertools.count(1)
+
+    # --- identities -----------------------------------------------------------------------
+
+    def _cred(self) -> Cred:
+        """The caller as the machine sees it: its owner is root."""
+        uid, gid, _pid = fuse_get_context()
+        if uid == self.owner_uid:
+            uid = 0
+        if gid == self.owner_gid:
+            gid = 0
+        # the writing task inside the machine is its shell, pid 1 (host processes are not
+        # tasks of the machine)
+        return Cred(uid=uid, gid=gid, pid=1)
+
+    def _host_uid(self, uid: int) -> int:
+        return self.owner_uid if uid == 0 else uid
+
+    def _host_gid(self, gid: int) -> int:
+        return self.owner_gid if gid == 0 else gid
+
+    def _machine_id(self, host: int, owner: int) -> int:
+        return 0 if host == owner else host
+
+    # --- calls ----------------------------------------------------------------------------
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         with self.mutex:
@@ -46,14 +91,16 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
         return result
 
     def getattr(self, path: str, fh: Any = None) -> dict[str, int]:
-        node = self._call(lambda: self.fs.stat(path))
-        kind = stat.S_IFDIR if node.is_dir else stat.S_IFREG
+        node: KernfsNode = self._call(lambda: self.fs.stat(path))
         return {
-            "st_mode": kind | node.mode,
-            "st_nlink": 2 if node.is_dir else 1,
+            "st_mode": node.mode,
+            "st_nlink": node.nlink,
             "st_size": 0,
-            "st_uid": self.uid,
-            "st_gid": self.gid,
+            "st_uid": self._host_uid(node.uid),
+            "st_gid": self._host_gid(node.gid),
+            "st_atime": node.atime,
+            "st_mtime": node.mtime,
+            "st_ctime": node.ctime,
         }
 
     def readdir(self, path: str, fh: Any) -> list[str]:
@@ -61,38 +108,121 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
         return [".", "..", *names]
 
     def open(self, path: str, fi: Any) -> int:
-        if fi.flags & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR):
-            self._call(lambda: self.fs.open_write(path))
-        else:
-            node = self._call(lambda: self.fs.stat(path))
-            if node.mode & 0o444 == 0:
-                raise FuseOSError(errno.EACCES)
+        acc = fi.flags & os.O_ACCMODE
+        cred = self._cred()
+        read, write = acc != os.O_WRONLY, acc in (os.O_WRONLY, os.O_RDWR)
+        of: KernfsOpenFile = self._call(lambda: self.fs.open(path, cred, read=read, write=write))
+        fh = next(self._fh)
+        self.files[fh] = (of, [])
+        fi.fh = fh
         fi.direct_io = True
         return 0
 
+    def release(self, path: str, fi: Any) -> int:
+        self.files.pop(fi.fh, None)
+        return 0
+
+    def _open_file(self, fi: Any) -> tuple[KernfsOpenFile, list[bytes]]:
+        found = self.files.get(fi.fh)
+        if found is None:
+            raise FuseOSError(errno.EBADF)
+        return found
+
     def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
-        text: str = self._call(lambda: self.fs.read(path))
-        return text.encode()[offset : offset + size]
+        of, cache = self._open_file(fi)
+        if offset == 0 or not cache:
+            text: str = self._call(of.read)
+            cache[:] = [text.encode()]
+        return cache[0][offset : offset + size]
 
     def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
-        text = data.decode(errors="replace")
-        self._call(lambda: self.fs.write(path, text))
-        return len(data)
+        of, _ = self._open_file(fi)
+        return int(self._call(lambda: of.write(data)))
 
     def truncate(self, path: str, length: int, fh: Any = None) -> int:
-        return 0  # `>` truncates before writing; resctrl files have no length to cut
+        return 0  # `>` truncates before writing; kernfs files have no length to cut
+
+    def chmod(self, path: str, mode: int) -> int:
+        cred = self._cred()
+        return int(self._call(lambda: self.fs.setattr(path, cred, mode=mode)))
+
+    def chown(self, path: str, uid: int, gid: int) -> int:
+        cred = self._cred()
+        # -1 (as the unsigned 32-bit value libfuse passes) leaves the id as it is
+        new_uid = None if uid in (-1, 0xFFFFFFFF) else self._machine_id(uid, self.owner_uid)
+        new_gid = None if gid in (-1, 0xFFFFFFFF) else self._machine_id(gid, self.owner_gid)
+        return int(self._call(lambda: self.fs.setattr(path, cred, uid=new_uid, gid=new_gid)))
+
+    def utimens(self, path: str, times: tuple[int, int] | None = None) -> int:
+        cred = self._cred()
+        if times is None or times == (UTIME_NOW, UTIME_NOW):
+            return int(self._call(lambda: self.fs.setattr(path, cred, touch=True)))
+
+        def apply() -> int:
+            node = self.fs.stat(path)
+            if isinstance(node, int):
+                return node
+            now = self.fs.realtime_ns()
+
+            def resolve(value: int, current: int) -> int:
+                return now if value == UTIME_NOW else current if value == UTIME_OMIT else value
+
+            atime, mtime = resolve(times[0], node.atime), resolve(times[1], node.mtime)
+            return self.fs.setattr(path, cred, times=(atime, mtime))
+
+        return int(self._call(apply))
 
     def mkdir(self, path: str, mode: int) -> int:
-        return int(self._call(lambda: self.fs.mkdir(path)))
+        cred = self._cred()
+        return int(self._call(lambda: self.fs.mkdir(path, mode & 0o7777, cred)))
 
     def rmdir(self, path: str) -> int:
-        return int(self._call(lambda: self.fs.rmdir(path)))
+        cred = self._cred()
+        return int(self._call(lambda: self.fs.rmdir(path, cred)))
 
     def rename(self, old: str, new: str) -> int:
-        return int(self._call(lambda: self.fs.rename(old, new)))
+        cred = self._cred()
+        return int(self._call(lambda: self.fs.rename(old, new, cred)))
+
+    # The VFS's answers for operations kernfs does not have (fs/namei.c): vfs_create gives
+    # EACCES, vfs_mknod / vfs_link / vfs_symlink / vfs_unlink give EPERM.
+
+    def create(self, path: str, mode: int, fi: Any = None) -> int:
+        raise FuseOSError(errno.EACCES)
+
+    def mknod(self, path: str, mode: int, dev: int) -> int:
+        raise FuseOSError(errno.EPERM)
+
+    def link(self, target: str, source: str) -> int:
+        raise FuseOSError(errno.EPERM)
+
+    def symlink(self, target: str, source: str) -> int:
+        raise FuseOSError(errno.EPERM)
+
+    def unlink(self, path: str) -> int:
+        raise FuseOSError(errno.EPERM)
 
     def statfs(self, path: str) -> dict[str, int]:
         return {"f_bsize": 4096, "f_frsize": 4096, "f_namemax": 255}
+
+
+def fuse_options() -> dict[str, Any]:
+    """The mount's options: the kernel checks permissions; the mount is shared with other
+    users when FUSE allows it (always for root; for others only with user_allow_other in
+    /etc/fuse.conf, without which only the owner can enter the mount)."""
+    options: dict[str, Any] = {"default_permissions": True, "attr_timeout": 0,
+                               "entry_timeout": 0, "negative_timeout": 0}  # fmt: skip
+    if os.geteuid() == 0 or _user_allow_other():
+        options["allow_other"] = True
+    return options
+
+
+def _user_allow_other() -> bool:
+    try:
+        with open("/etc/fuse.conf", encoding="utf-8") as conf:
+            return any(line.split("#")[0].strip() == "user_allow_other" for line in conf)
+    except OSError:
+        return False
 
 
 def mount(fs: ResctrlFs, mountpoint: str, lock: threading.Lock, after: Callable[[], None]) -> None:
@@ -101,4 +231,5 @@ def mount(fs: ResctrlFs, mountpoint: str, lock: threading.Lock, after: Callable[
     from mfusepy import FUSE
 
     FUSE(ResctrlFuse(fs, lock, after), mountpoint, foreground=True, nothreads=False,
-         raw_fi=True, fsname="resctrl", subtype="resctrl", max_threads=16)  # fmt: skip
+         raw_fi=True, fsname="resctrl", subtype="resctrl", max_threads=16,
+         **fuse_options())  # fmt: skip

@@ -22,8 +22,10 @@ Each set is one record of machine words (its dirty ways, its recency stack, a ta
 state word per way), so a lookup and a fill touch one short run of memory: the simulated
 caches are bigger than the host's, and host cache misses set much of the pace.
 Occupancy is counted per instance and label as lines are filled and evicted, so a CSU
-monitor's read is a lookup, not a scan. Private caches have no MSC: their controls stay
-unrestricted. Controls are decoded from the MSC's PARTID-indexed MPAMCFG arrays whenever
+monitor's read is a lookup, not a scan. What leaves an instance towards memory (its
+egress: lines fetched on a miss, writes passed on, dirty lines written back) is recorded
+with `egress_add` for the MBWU monitors of the MSC that controls it. Private caches have
+no MSC: their controls stay unrestricted. Controls are decoded from the MSC's PARTID-indexed MPAMCFG arrays whenever
 they change (`decode_controls`), so the kernels act on exactly what the registers hold.
 
 `ReferenceCache` is the slow, readable twin of the kernel; tests run both on the same
@@ -70,6 +72,7 @@ __all__ = [
     "cache_lookup",
     "cache_touch",
     "decode_controls",
+    "egress_add",
     "recency_order",
     "record_words",
     "set_base",
@@ -397,6 +400,27 @@ class CacheView:
 
 
 # -- the kernel ---------------------------------------------------------------------------
+
+
+@njit
+def egress_add(
+    egress: NDArray[np.int64],
+    egress_row: NDArray[np.int64],
+    inst: int,
+    partid: int,
+    pmg: int,
+    rw: int,
+    nbytes: int,
+) -> None:
+    """Record `nbytes` leaving instance `inst` towards memory (a line fetched from the next
+    level on a miss, a write passed on, a dirty line written back), labelled (partid, pmg),
+    read or write: for the MBWU monitors of the MSC that controls the instance (IHI0099,
+    MSMON_MBWU: the bytes transferred that meet the monitor's filter). `egress_row` maps an
+    instance to its row of `egress`, shaped (row, PARTID, PMG, read/write), or to -1 when no
+    enabled monitor watches it (`mpam.hw.memsys.MemorySystem.arm_egress`): nothing is kept."""
+    row = egress_row[inst] if inst >= 0 else -1
+    if row >= 0:
+        egress[row, partid, pmg, rw] += nbytes
 
 
 @njit

@@ -7,8 +7,16 @@ is bound to it, so that:
 
 - `refresh()` decodes the controls from the RIS's MPAMCFG arrays (once per tick);
 - CSU monitors read the instance's owner occupancy (`CacheView`);
-- `count()` feeds a tick's bytes, by (PARTID, PMG, read/write), to the channel's MBWU
-  monitors.
+- `count()` feeds a tick's bytes, by (PARTID, PMG, read/write), to the MBWU monitors of
+  every channel, and of every cache instance whose MSC has MBWU monitors: a cache's MBWU
+  monitors count its egress, the bytes that cross it towards memory (`mpam.hw.monitors`).
+
+A cache's egress is recorded by the traffic kernel (`mpam.hw.cache.egress_add`) only for
+the instances `arm_egress()` marks at the start of a tick, those with an enabled MBWU
+monitor, so that a machine nobody monitors this way pays one test per reference. A RIS
+with MBWU monitors is bound to a cache's egress when it controls the cache (a processor
+cache RIS) or when it is a memory-side-cache RIS whose reference is the cache's PPTT id at
+its level (two-socket's L2 bandwidth RIS): both measure the traffic the cache draws.
 
 Set sampling (`sample` > 1) keeps 1/sample of every cache's sets: the traffic kernels then
 simulate the addresses that map to them, each reference standing for `sample`.
@@ -66,6 +74,8 @@ class MemorySystem:
         #: (cache name, instance, slice) -> instance index
         self.instances: dict[tuple[str, int, int], int] = {}
         self.names: list[str] = []
+        #: (level, PPTT cache id) -> its instance indexes (every slice)
+        self._by_cache_id: dict[tuple[int, int], list[int]] = {}
         for k, level in enumerate(levels):
             for cache in (c for c in platform.caches if c.level == level):
                 lat = cache.latency_cycles or DEFAULT_LATENCY_CYCLES.get(level, 90)
@@ -78,6 +88,9 @@ class MemorySystem:
                     )
                 for n, inst in enumerate(cache.instances):
                     base = len(geometry)
+                    self._by_cache_id.setdefault((level, inst.cache_id), []).extend(
+                        range(base, base + cache.slices)
+                    )
                     for s in range(cache.slices):
                         self.instances[(cache.name, n, s)] = len(geometry)
                         self.names.append(
@@ -110,8 +123,18 @@ class MemorySystem:
         self.channels = ChannelArrays.build(peaks, latencies, self.num_partid)
         self.cache_bindings: list[Binding] = []
         self.channel_bindings: list[Binding] = []
+        #: RISes whose MBWU monitors count a cache instance's egress
+        self.egress_bindings: list[Binding] = []
         self._decoded: dict[tuple[str, int], bytes] = {}
         self._bind(hw)
+        watched = sorted({b.index for b in self.egress_bindings})
+        #: cache instance -> its row of `egress`
+        self.egress_rows = {inst: k for k, inst in enumerate(watched)}
+        #: one tick's egress bytes by (row, PARTID, PMG, read/write), for the traffic kernel
+        self.egress = np.zeros((len(watched), self.num_partid, self.num_pmg, 2), dtype=np.int64)
+        #: per cache instance: its row of `egress` while an MBWU monitor watches it, else -1
+        self.egress_row = np.full(max(1, len(self.names)), -1, dtype=np.int64)
+        self._armed: list[Binding] = []
 
     def _bind(self, hw: Hardware) -> None:
         self._connect(hw)
@@ -131,6 +154,16 @@ class MemorySystem:
                         continue
                     self.cache_bindings.append(Binding(regs, rs, inst))
                     rs.attach(CacheView(self.caches, inst, self.sample))
+                    if rs.mbwu is not None:
+                        self.egress_bindings.append(Binding(regs, rs, inst))
+                elif (
+                    r.kind is ResourceKind.MEMORY_SIDE_CACHE
+                    and rs.mbwu is not None
+                    and r.level is not None
+                    and r.reference is not None
+                ):
+                    for inst in self._by_cache_id.get((r.level, r.reference), []):
+                        self.egress_bindings.append(Binding(regs, rs, inst))
                 elif r.kind is ResourceKind.MEMORY and r.node is not None:
                     ch = self.channel_of.get((r.node, r.channel or 0))
                     if ch is not None:
@@ -176,18 +209,30 @@ class MemorySystem:
         key += b.msc.intpartid.tobytes() + b.msc.enabled.tobytes()
         return key + b.msc.partid_max.to_bytes(4, "little")
 
+    def arm_egress(self) -> None:
+        """Before a tick: mark in `egress_row` the cache instances an enabled MBWU monitor
+        watches (a disabled monitor collects nothing: MSMON_CFG_MBWU_CTL.EN), and clear
+        their rows of `egress`; the others' egress is not recorded."""
+        if not self.egress_bindings:
+            return
+        self.egress_row[:] = -1
+        self._armed = []
+        for b in self.egress_bindings:
+            if b.ris.mbwu is not None and b.ris.mbwu.any_enabled():
+                self.egress_row[b.index] = self.egress_rows[b.index]
+                self._armed.append(b)
+        if self._armed:
+            self.egress[:] = 0
+
     def count(self, traffic: NDArray[np.int64]) -> None:
         """Feed one tick's bytes, shaped (channel, PARTID, PMG, read/write), to the MBWU
-        monitors of each channel's RIS. Labels beyond an MSC's range arrive as the default
-        label it serves them with."""
+        monitors of each channel's RIS, and the egress the traffic kernel recorded in
+        `egress` to the MBWU monitors of the caches `arm_egress` marked."""
         for b in self.channel_bindings:
-            t = traffic[b.index]
-            np_, ng = b.msc.partid_max + 1, b.msc.pmg_max + 1
-            if t.shape[0] > np_ or t.shape[1] > ng:
-                folded = t[:np_, :ng].copy()
-                folded[0, 0] += t.sum(axis=(0, 1)) - t[:np_, :ng].sum(axis=(0, 1))
-                t = folded
-            b.ris.count_mbwu(t)
+            b.ris.count_mbwu(_as_served(traffic[b.index], b.msc))
+        for b in self._armed:
+            b.ris.count_mbwu(_as_served(self.egress[self.egress_rows[b.index]], b.msc))
+        self._armed = []
 
     def check_label(self, partid: int, pmg: int) -> None:
         """Requests with a label an MSC cannot hold raise its error (IHI0099 Table 7-1: 2, 4)."""
@@ -196,3 +241,14 @@ class MemorySystem:
         for b in (*self.cache_bindings, *self.channel_bindings):
             if partid > b.msc.partid_max or pmg > b.msc.pmg_max:
                 b.msc.check_request(partid, pmg)
+
+
+def _as_served(t: NDArray[np.int64], msc: Msc) -> NDArray[np.int64]:
+    """Bytes by (PARTID, PMG, read/write) as an MSC sees them: labels beyond its range
+    arrive as the default label it serves them with."""
+    np_, ng = msc.partid_max + 1, msc.pmg_max + 1
+    if t.shape[0] > np_ or t.shape[1] > ng:
+        folded = t[:np_, :ng].copy()
+        folded[0, 0] += t.sum(axis=(0, 1)) - t[:np_, :ng].sum(axis=(0, 1))
+        return folded
+    return t

@@ -2,9 +2,17 @@
 
 A monitor is a filter slot, not per-PARTID storage: software points it at a (PARTID, PMG)
 with MSMON_CFG_*_FLT/CTL and reads the value. CSU monitors report the storage a cache
-holds for the filter at the instant of the read; MBWU monitors count the bytes the memory
-channel reports, with the 31-bit (optionally scaled), 44-bit and 63-bit counters wrapping,
-setting their overflow status and freezing as the spec describes.
+holds for the filter at the instant of the read; MBWU monitors count the bytes that pass
+the point their MSC measures, with the 31-bit (optionally scaled), 44-bit and 63-bit
+counters wrapping, setting their overflow status and freezing as the spec describes.
+
+Where an MBWU monitor measures is its RIS's resource (`mpam.hw.memsys`): a memory channel
+counts the reads and writes it serves; a cache counts its egress, the bytes that cross it
+towards memory (lines fetched from the next level on a miss, writes passed on, dirty lines
+written back), not the requests it serves from its own lines. IHI0099 names the counted
+quantity memory-bandwidth usage, and resctrl's mbm_total_bytes, which the driver may read
+from a cache's MBWU monitors, is the traffic between the L3 and memory. Both feed
+`MonitorBank.count` with the bytes of one interval by (PARTID, PMG, read/write).
 """
 
 from __future__ import annotations
@@ -82,6 +90,7 @@ class MonitorBank:
         self.value_reg, self.capture_reg = f"MSMON_{k}", f"MSMON_{k}_CAPTURE"
         self.type = CSU_TYPE if kind is MonitorKind.CSU else MBWU_TYPE
         self.flt_mask = _bits(self.flt_reg, "PARTID", "PMG")
+        self._en = field(self.ctl_reg, "EN").mask
         ctl = ["OFLOW_FRZ", "OFLOW_INTR", "OFLOW_STATUS", "EN"]
         if not feats.no_match_partid:
             ctl.append("MATCH_PARTID")
@@ -240,6 +249,12 @@ class MonitorBank:
             pairs.append((field(self.ctl_reg, "OFLOW_STATUS_L").mask,
                           field(self.ctl_reg, "OFLOW_INTR_L").mask))  # fmt: skip
         return any(m.ctl & s and m.ctl & i for m in self.monitors for s, i in pairs)
+
+    def any_enabled(self) -> bool:
+        """Whether a monitor of the bank is enabled: a disabled one collects nothing
+        (MSMON_CFG_MBWU_CTL.EN), so a resource none watches need not report traffic."""
+        en = self._en
+        return any(m.ctl & en for m in self.monitors)
 
     # -- events -----------------------------------------------------------------------
 

@@ -188,6 +188,7 @@ def _run(m: Machine, args: Request) -> int:
     if cpu not in m.kernel.scheduler.online:
         raise Refused(f"cpu {cpu} is offline: bring it back with `mpam cpu online {cpu}`")
     task = m.run_workload(str(args["spec"]), cpu=cpu, name=args.get("comm"))
+    task.uid = int(args.get("uid") or 0)  # the process's credentials (cred->uid, ->suid)
     return task.pid
 
 
@@ -430,6 +431,10 @@ def serve(
     machine = Machine(platform, name=name, sample=sample, seed=seed)
     machine.driver.tracing = True
     machine.boot()
+    if machine.resctrl is not None:
+        # The real-time clock, read once as a kernel reads its RTC at boot: resctrl's file
+        # timestamps are real dates; simulated time never depends on it.
+        machine.resctrl.rtc_ns = time.time_ns() - machine.kernel.clock.now_ns
     path = socket_path(name)
     path.unlink(missing_ok=True)  # left behind by a machine that died: we hold the lock
     server = _Server(str(path), _Handler)

@@ -121,11 +121,21 @@ class Machine:
 
     def _resctrl_setup(self) -> None:
         """mpam_resctrl_setup, called as MPAM is enabled: the arch interface, and the
-        resctrl filesystem ready to be mounted."""
-        self.resctrl_arch = MpamResctrl(self.driver, self.msmon, self.kernel)
-        self.resctrl = ResctrlFs(self.resctrl_arch, self.kernel, self._cache_size)
-        self.driver.on_cpu_online.append(self.resctrl.online_cpu)
-        self.driver.on_cpu_offline.append(self.resctrl.offline_cpu)
+        resctrl filesystem registered with it (resctrl_init) and ready to be mounted.
+
+        The driver's CPU callbacks go to the arch (mpam_resctrl_online_cpu / _offline_cpu),
+        which keeps the domains and calls the filesystem's domain and CPU hooks in the
+        kernel's order; the first of them run when the driver installs "mpam:online" just
+        after this. When the driver disables MPAM it calls mpam_resctrl_exit, which tears
+        the filesystem down (resctrl_exit), and lets go of each class."""
+        arch = MpamResctrl(self.driver, self.msmon, self.kernel)
+        fs = ResctrlFs(arch, self.kernel, self._cache_size)
+        arch.resctrl_init(fs)
+        self.resctrl_arch, self.resctrl = arch, fs
+        self.driver.on_cpu_online.append(arch.online_cpu)
+        self.driver.on_cpu_offline.append(arch.offline_cpu)
+        self.driver.on_resctrl_exit.append(arch.exit)
+        self.driver.on_teardown_class.append(arch.teardown_class)
 
     def _cache_size(self, level: int) -> int:
         """Bytes of one unified cache of `level`, as cacheinfo reports it (0 if none)."""

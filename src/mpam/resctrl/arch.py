@@ -14,6 +14,7 @@ import errno
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
+from typing import Protocol
 
 __all__ = [
     "CdpType",
@@ -22,6 +23,7 @@ __all__ = [
     "MonDomain",
     "RdtResource",
     "ResctrlArch",
+    "ResctrlFsOps",
     "ResourceId",
     "SchemaFormat",
     "ThrottleMode",
@@ -70,19 +72,25 @@ class EventId(IntEnum):
 
 @dataclass
 class CtrlDomain:
-    """A control domain: one instance of a resource (a cache, a memory controller) and the
-    CPUs it serves."""
+    """A control domain (struct rdt_ctrl_domain): one instance of a resource (a cache, a
+    memory controller) and those of the CPUs it serves that are online.
+
+    Domains follow CPU hotplug: the architecture creates one when the first of its CPUs
+    comes online and drops it when the last goes (`ResctrlFsOps`), so a resource's
+    `ctrl_domains` lists only domains with an online CPU, by id. `cpus` is never empty
+    while the domain is listed."""
 
     id: int
-    cpus: frozenset[int]
+    cpus: set[int] = field(default_factory=set)
 
 
 @dataclass
 class MonDomain:
-    """A monitoring domain of a monitoring-capable resource."""
+    """A monitoring domain (struct rdt_l3_mon_domain) of a monitoring-capable resource,
+    with its online CPUs; it comes and goes with them as a `CtrlDomain` does."""
 
     id: int
-    cpus: frozenset[int]
+    cpus: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -125,6 +133,40 @@ class RdtResource:
         if self.schema_fmt is SchemaFormat.BITMAP:
             return (1 << self.cbm_len) - 1
         return self.max_bw
+
+
+class ResctrlFsOps(Protocol):
+    """What the filesystem offers an architecture: the resctrl_* calls include/linux/
+    resctrl.h declares for the arch to make as CPUs and domains come and go, and when the
+    hardware can no longer be used. `mpam.resctrl.fs.ResctrlFs` implements them.
+
+    The order an architecture calls them in is its own (MPAM's is in
+    `mpam.driver.mpam_resctrl`): the filesystem must act on the domain it is handed, not
+    look it up in the resource's list, which may not yet (online) or no longer (offline)
+    hold it."""
+
+    def online_cpu(self, cpu: int) -> None:
+        """resctrl_online_cpu: `cpu` joins the default group (after its domains exist)."""
+
+    def offline_cpu(self, cpu: int) -> None:
+        """resctrl_offline_cpu: `cpu` leaves its groups (before its domains go)."""
+
+    def online_ctrl_domain(self, r: RdtResource, d: CtrlDomain) -> int:
+        """resctrl_online_ctrl_domain: 0, or a negative errno that keeps `d` offline."""
+        ...
+
+    def offline_ctrl_domain(self, r: RdtResource, d: CtrlDomain) -> None:
+        """resctrl_offline_ctrl_domain: the last CPU of `d` went."""
+
+    def online_mon_domain(self, r: RdtResource, d: MonDomain) -> int:
+        """resctrl_online_mon_domain: 0, or a negative errno that keeps `d` offline."""
+        ...
+
+    def offline_mon_domain(self, r: RdtResource, d: MonDomain) -> None:
+        """resctrl_offline_mon_domain: the last CPU of `d` went."""
+
+    def exit(self) -> None:
+        """resctrl_exit: the hardware is gone; every domain is already offline."""
 
 
 class ResctrlArch(ABC):

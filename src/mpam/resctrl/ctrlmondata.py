@@ -10,7 +10,9 @@ schema this group's CLOSID fits in, each domain looked up, each value validated 
 per schema and domain. Only when every line is good are the staged values handed to the
 arch, schema by schema; a bad line anywhere leaves the hardware untouched. Failures append
 the kernel's message to last_cmd_status and return a negative errno; an unknown domain id
-fails silently (the status then reads ``ok``).
+fails silently (the status then reads ``ok``), and so does one whose CPUs are all offline:
+the resource's domain list holds only domains with an online CPU (parse_line walks
+r->ctrl_domains), as do the reads of schemata, size and bit_usage.
 
 Cache bitmasks are hex (an optional ``0x``), checked for range, for runs of 1s when the
 resource can't take sparse masks, for the minimum run length, and against the CBMs of other

@@ -1,30 +1,53 @@
-"""The resctrl tree: paths, files and directories of a mounted resctrl, without FUSE.
+"""The resctrl filesystem of one machine, on kernfs (fs/resctrl/rdtgroup.c, written anew).
 
-`ResctrlFs.mount(options)` builds the schema list and the groups; then `read`, `write`,
-`mkdir`, `rmdir`, `rename`, `listdir` and `stat` take paths relative to the mount point
-and return the kernel's errno (negative) on failure, with the reason in
-info/last_cmd_status. The files a directory holds, their modes and their handlers are
-declared once, in the `_FILES` table, as the kernel's res_common_files table does; the
-FUSE adapter only translates.
+`ResctrlFs.mount(options)` builds the schema list, the groups and their kernfs tree, as
+``rdt_get_tree`` does; `mkdir`, `rmdir` and `rename` are resctrl's kernfs syscall
+operations; the files a directory holds, their modes and their handlers are declared once,
+in the `_FILES` table, as the kernel's res_common_files table does. Owners, modes, open-time
+checks, stale file descriptors and atomic writes are kernfs's (mpam.kernel.kernfs), so
+resctrl sits on them as the kernel's does. The path functions (`stat`, `listdir`, `read`,
+`write`, ...) take paths relative to the mount point, walk them as the VFS would for the
+caller's credentials, and return the kernel's errno (negative) on failure, with the reason
+in info/last_cmd_status. The FUSE adapter only translates.
 """
 
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Flag, auto
 
 from mpam.kernel import Kernel
+from mpam.kernel.kernfs import (
+    MAY_EXEC,
+    MAY_WRITE,
+    ROOT,
+    Cred,
+    KernfsNode,
+    KernfsOpenFile,
+    KernfsOps,
+    KernfsRoot,
+    generic_permission,
+)
+from mpam.kernel.kstrtox import kstrtouint
 from mpam.resctrl import ctrlmondata
-from mpam.resctrl.arch import EventId, MonDomain, RdtResource, ResctrlArch, ResourceId, SchemaFormat
+from mpam.resctrl.arch import (
+    CtrlDomain,
+    EventId,
+    MonDomain,
+    RdtResource,
+    ResctrlArch,
+    ResourceId,
+    SchemaFormat,
+)
 from mpam.resctrl.mon_worker import MonWorker
 from mpam.resctrl.monitor import MBM_EVENTS, MbmCounters
 from mpam.resctrl.rdtgroup import GroupKind, RdtGroup, Rdtgroups, RmidAllocator
 from mpam.resctrl.schema import SchemaList
 from mpam.resctrl.status import LastCmdStatus
 
-__all__ = ["MOUNT_OPTIONS", "Node", "ResctrlFs"]
+__all__ = ["MOUNT_OPTIONS", "ResctrlFs"]
 
 #: The mount options resctrl parses, in the order /proc/mounts prints them.
 MOUNT_OPTIONS = ("cdp", "cdpl2", "mba_MBps", "debug")
@@ -63,12 +86,30 @@ _FILES = (
 )
 
 
-@dataclass(frozen=True)
-class Node:
-    """What a path names: a directory or a file, and its permission bits."""
+#: The info files of a control schema, by format, and of a monitoring resource.
+_BITMAP_INFO = ("bit_usage", "cbm_mask", "min_cbm_bits", "num_closids", "shareable_bits",
+                "sparse_masks")  # fmt: skip
+_MB_INFO = ("bandwidth_gran", "delay_linear", "min_bandwidth", "num_closids")
+_MON_INFO = (("max_threshold_occupancy", 0o644), ("mbm_assign_mode", 0o644),
+             ("mon_features", 0o444), ("num_rmids", 0o444))  # fmt: skip
+_CNTR_INFO = (("available_mbm_cntrs", 0o444), ("mbm_assign_on_mkdir", 0o644),
+              ("num_mbm_cntrs", 0o444))  # fmt: skip
 
-    is_dir: bool
-    mode: int
+
+@dataclass(frozen=True)
+class _Info:
+    """The private data of an info directory: the schema or monitoring resource it shows."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class _MonDir:
+    """The private data of a mon_<resource>_<id> directory (struct mon_data's domain)."""
+
+    group: RdtGroup
+    r: RdtResource
+    dom_id: int
 
 
 class ResctrlFs:
@@ -94,6 +135,19 @@ class ResctrlFs:
         self.mbps: dict[tuple[int, int], int] = {}
         self.mbps_event: dict[int, EventId] = {}
         self.worker = MonWorker(self)
+        #: the real-time clock at boot (ns since the epoch), read once by the machine like
+        #: an RTC: file timestamps are this plus simulated time, so the simulation itself
+        #: never depends on the wall clock
+        self.rtc_ns = 0
+        #: the kernfs tree while mounted (after resctrl_exit, a dead root until unmounted)
+        self.kf: KernfsRoot | None = None
+        self.kn: dict[RdtGroup, KernfsNode] = {}  # rdtgrp->kn
+        #: resctrl_exit has run: the filesystem type is unregistered
+        self.exited = False
+
+    def realtime_ns(self) -> int:
+        """ktime_get_real_ns: what kernfs stamps nodes with."""
+        return self.rtc_ns + self.kernel.clock.now_ns
 
     # --- mount ----------------------------------------------------------------------------
 
@@ -107,15 +161,19 @@ class ResctrlFs:
         return "mba_MBps" in self.options
 
     def mount(self, options: str = "") -> int:
-        """Mount with comma-separated options; -EBUSY when already mounted."""
-        if self.mounted:
-            return -errno.EBUSY
+        """Mount with comma-separated options; -EBUSY when already mounted, -ENODEV once
+        resctrl_exit has unregistered the filesystem type."""
+        if self.exited:
+            return -errno.ENODEV
         opts = [o for o in options.split(",") if o]
         for o in opts:
             if o not in MOUNT_OPTIONS:
                 # fs/fs_context.c vfs_parse_fs_param(): invalf(fc, "%s: Unknown parameter
-                # '%s'", fc->fs_type->name, key), logged like every mount error
+                # '%s'", fc->fs_type->name, key), logged like every mount error. Options
+                # are parsed before rdt_get_tree finds resctrl mounted.
                 return self._mount_fail(f"Unknown parameter '{o}'")
+        if self.mounted or self.kf is not None:
+            return -errno.EBUSY
         resources = {r.rid: r for r in self.arch.resources()}
         if not any(r.alloc_capable or r.mon_capable for r in resources.values()):
             return -errno.EOPNOTSUPP
@@ -154,6 +212,7 @@ class ResctrlFs:
             self.counters.assign_on_create(self.groups.root)
         self.mbps.clear()
         self.status.clear()
+        self._build_tree()
         self.worker.kick()
         return 0
 
@@ -187,10 +246,28 @@ class ResctrlFs:
 
     def umount(self) -> int:
         """Unmount: every group removed, every task and CPU back to the root, every control
-        back to its default, CDP off."""
+        back to its default, CDP off (rdt_kill_sb)."""
         if self.groups is None:
-            return -errno.EINVAL
+            if self.kf is None:
+                return -errno.EINVAL
+            self.kf = None  # the dead tree resctrl_exit left behind
+            return 0
+        self._teardown()
+        for r in self.arch.resources():
+            if r.alloc_capable:
+                self.arch.reset_all_ctrls(r)
+        for rid in (ResourceId.L2, ResourceId.L3):
+            if self.arch.get_cdp_enabled(rid):
+                self.arch.set_cdp_enabled(rid, False)
+        assert self.kf is not None
+        self.kf.destroy()
+        self.kf = None
+        return 0
+
+    def _teardown(self) -> None:
+        """rmdir_all_sub: every group goes, its tasks and CPUs back to the default group."""
         g = self.groups
+        assert g is not None
         for group in list(g.ctrl_groups):
             if not group.is_root:
                 self._rmdir_group(group)
@@ -199,12 +276,6 @@ class ResctrlFs:
         if self.counters is not None:
             self.counters.unassign_all(g.root)
             self.counters = None
-        for r in self.arch.resources():
-            if r.alloc_capable:
-                self.arch.reset_all_ctrls(r)
-        for rid in (ResourceId.L2, ResourceId.L3):
-            if self.arch.get_cdp_enabled(rid):
-                self.arch.set_cdp_enabled(rid, False)
         for task in self.kernel.tasks:
             if task.pid:
                 self.arch.set_closid_rmid(task.pid, 0, 0)
@@ -213,7 +284,152 @@ class ResctrlFs:
             self.arch.sync_cpu_closid_rmid(cpu)
         self.groups = None
         self.options = ()
-        return 0
+        self.kn.clear()
+
+    def exit(self) -> None:
+        """resctrl_exit, when MPAM is disabled: resctrl_fs_teardown removes every group and
+        destroys the kernfs root (open files answer ENODEV, the mount shows an empty
+        directory whose lookups fail), and unregister_filesystem makes a new mount fail
+        with ENODEV. Nothing is reset through the arch: the driver has reset the MSCs."""
+        self.exited = True
+        self.worker.cancel()
+        if self.groups is None:
+            return
+        self._teardown()
+        assert self.kf is not None
+        self.kf.destroy()
+
+    # --- the kernfs tree ------------------------------------------------------------------
+
+    def _build_tree(self) -> None:
+        """rdt_get_tree: the root's files, info, and (when monitoring) mon_groups and
+        mon_data, as rdtgroup_setup_root, rdtgroup_create_info_dir, mongroup_create_dir
+        and mkdir_mondata_all create them."""
+        g = self.groups
+        assert g is not None
+        self.kf = KernfsRoot(self.realtime_ns, root_priv=g.root)
+        self.kn = {g.root: self.kf.kn}
+        self._add_files(self.kf.kn, g.root, ROOT)
+        self._create_info_dir(self.kf.kn)
+        if g.mon_capable:
+            self._mongroup_create_dir(g.root, ROOT)
+            self._mkdir_mondata_all(g.root, ROOT)
+
+    def _ugid(self, cred: Cred) -> tuple[int, int]:
+        """rdtgroup_kn_set_ugid: nodes a user creates are theirs (root's stay root's)."""
+        return cred.uid, cred.gid
+
+    def _add_files(self, parent: KernfsNode, group: RdtGroup, cred: Cred) -> None:
+        """rdtgroup_add_files: the files of a group directory; the counter assignment file
+        exists while counters can be assigned and shows only in mbm_event mode."""
+        kf = self.kf
+        assert kf is not None
+        uid, gid = self._ugid(cred)
+        ops = KernfsOps(self._show_group_file, self._write_group_file)
+        for f in self._files(group):
+            node = kf.create_file(parent, f.name, f.mode, ops, f, uid, gid)
+            assert isinstance(node, KernfsNode)
+            if Where.CNTR in f.where:
+                kf.show(node, bool(self.counters and self.counters.enabled))
+
+    def _show_cntr_files(self) -> None:
+        """After a change of mbm_assign_mode: mbm_L3_assignments shows or hides."""
+        kf = self.kf
+        assert kf is not None
+        shown = bool(self.counters and self.counters.enabled)
+        for kn in self.kn.values():
+            node = kn.children.get("mbm_L3_assignments")
+            if node is not None:
+                kf.show(node, shown)
+
+    def _create_info_dir(self, root: KernfsNode) -> None:
+        kf = self.kf
+        assert kf is not None
+        info = kf.create_dir(root, "info", root.mode)
+        assert isinstance(info, KernfsNode)
+        ops = KernfsOps(self._show_info, self._write_info)
+        kf.create_file(info, "last_cmd_status", 0o444, ops)
+        for name in self._info_dirs():
+            sub = kf.create_dir(info, name, info.mode, _Info(name))
+            assert isinstance(sub, KernfsNode)
+            for file, mode in self._info_files(name):
+                kf.create_file(sub, file, mode, ops)
+            if name == "L3_MON" and self._assignable():
+                self._mkdir_event_configs(sub, ops)
+
+    def _mkdir_event_configs(self, l3_mon: KernfsNode, ops: KernfsOps) -> None:
+        """info/L3_MON/event_configs/<event>/event_filter, while counters are assignable."""
+        kf = self.kf
+        assert kf is not None and self.counters is not None
+        top = kf.create_dir(l3_mon, "event_configs", l3_mon.mode)
+        assert isinstance(top, KernfsNode)
+        mode = 0o644 if self.counters.r.mbm_cntr_configurable else 0o444
+        for event in self.counters.events():
+            sub = kf.create_dir(top, event.file_name, top.mode, event)
+            assert isinstance(sub, KernfsNode)
+            kf.create_file(sub, "event_filter", mode, ops)
+
+    def _mongroup_create_dir(self, group: RdtGroup, cred: Cred) -> None:
+        """mongroup_create_dir: mon_groups takes its group directory's mode."""
+        kf = self.kf
+        assert kf is not None
+        parent = self.kn[group]
+        kf.create_dir(parent, "mon_groups", parent.mode, group, *self._ugid(cred))
+
+    def _mkdir_mondata_all(self, group: RdtGroup, cred: Cred) -> None:
+        """mkdir_mondata_all: mon_data, then one directory per monitoring domain."""
+        kf = self.kf
+        assert kf is not None
+        parent = self.kn[group]
+        mon_data = kf.create_dir(parent, "mon_data", parent.mode, group, *self._ugid(cred))
+        assert isinstance(mon_data, KernfsNode)
+        for r in self._mon_resources():
+            for d in r.mon_domains:
+                self._mkdir_mondata_subdir(mon_data, group, r, d, cred)
+
+    def _mkdir_mondata_subdir(self, mon_data: KernfsNode, group: RdtGroup, r: RdtResource,
+                              d: MonDomain, cred: Cred) -> None:  # fmt: skip
+        """mkdir_mondata_subdir: mon_<resource>_<id> with one 0444 file per event."""
+        kf = self.kf
+        assert kf is not None
+        uid, gid = self._ugid(cred)
+        sub = kf.create_dir(mon_data, self._mon_dir_name(r, d.id), mon_data.mode,
+                            _MonDir(group, r, d.id), uid, gid)  # fmt: skip
+        if isinstance(sub, int):
+            return  # already there
+        ops = KernfsOps(self._show_event)
+        for event in r.events:
+            kf.create_file(sub, event.file_name, 0o444, ops, event, uid, gid)
+
+    @staticmethod
+    def _mon_dir_name(r: RdtResource, dom_id: int) -> str:
+        return f"mon_{r.name}_{dom_id:02d}"
+
+    def _all_groups(self) -> Iterator[RdtGroup]:
+        g = self.groups
+        assert g is not None
+        for c in g.ctrl_groups:
+            yield c
+            yield from c.mon_groups.values()
+
+    @staticmethod
+    def _to_group(node: KernfsNode) -> RdtGroup | None:
+        """kernfs_to_rdtgroup: a directory's own group, a file's parent's; info and its
+        subdirectories have none."""
+        holder = node if node.is_dir else node.parent
+        priv = holder.priv if holder is not None else None
+        if isinstance(priv, _MonDir):
+            return priv.group
+        return priv if isinstance(priv, RdtGroup) and not priv.deleted else None
+
+    def _lock_live(self, node: KernfsNode) -> RdtGroup | None:
+        """rdtgroup_kn_lock_live: the node's live group; as in the newest trees (tip, 2026:
+        see docs/resctrl.md), taking it clears last_cmd_status, so reading a group file
+        does too. Info files are not group files and never clear it."""
+        group = self._to_group(node)
+        if group is not None:
+            self.status.clear()
+        return group
 
     # --- CPU hotplug ----------------------------------------------------------------------
 
@@ -228,6 +444,60 @@ class ResctrlFs:
         """resctrl_offline_cpu, called by the arch before the CPU goes."""
         if self.groups is not None:
             self.groups.offline_cpu(cpu)
+
+    # --- domains (called by the arch as CPUs come and go) ---------------------------------
+
+    def online_ctrl_domain(self, r: RdtResource, d: CtrlDomain) -> int:
+        """resctrl_online_ctrl_domain: `d`'s first CPU came online (on MPAM the arch calls
+        this before adding `d` to `r.ctrl_domains`); schemata, size and bit_usage show it
+        from then on. Its MiB/s targets start unset (mba_sc_domain_allocate)."""
+        if r.rid is ResourceId.MBA:
+            for key in [k for k in self.mbps if k[1] == d.id]:
+                del self.mbps[key]
+        return 0
+
+    def offline_ctrl_domain(self, r: RdtResource, d: CtrlDomain) -> None:
+        """resctrl_offline_ctrl_domain: `d` lost its last CPU (already off the list on
+        MPAM); only mba_sc state is per domain (mba_sc_domain_destroy)."""
+        if r.rid is ResourceId.MBA:
+            for key in [k for k in self.mbps if k[1] == d.id]:
+                del self.mbps[key]
+
+    def online_mon_domain(self, r: RdtResource, d: MonDomain) -> int:
+        """resctrl_online_mon_domain: the domain's monitoring state (every counter free,
+        domain_setup_l3_mon_state) and its overflow and limbo work; while mounted its
+        mon_data directories appear in every group (mkdir_mondata_subdir_allrdtgrp), their
+        MBM counts starting from the hardware's current values. The fs acts on `d` itself:
+        on MPAM the arch lists it only after this returns."""
+        self.worker.domain_online(r, d)
+        if self.counters is not None and self.counters.r is r:
+            self.counters.domain_online(d)
+        if self.groups is None or not self.groups.mon_capable or self.kf is None:
+            return 0
+        for group in self._all_groups():
+            mon_data = self.kn[group].children.get("mon_data")
+            if mon_data is not None:
+                self._mkdir_mondata_subdir(mon_data, group, r, d, ROOT)
+                for event in r.events:
+                    if event in MBM_EVENTS:
+                        self.arch.reset_rmid(r, d, group.closid, group.rmid, event)
+        return 0
+
+    def offline_mon_domain(self, r: RdtResource, d: MonDomain) -> None:
+        """resctrl_offline_mon_domain: while mounted, the domain's mon_data directories go
+        from every group (rmdir_mondata_subdir_allrdtgrp); its work is cancelled and RMIDs
+        still in limbo there are freed whatever they read (__check_limbo(d, true)), mounted
+        or not, since limbo outlives a mount; its counters are forgotten."""
+        self.worker.domain_offline(r, d)
+        if self.counters is not None and self.counters.r is r:
+            self.counters.domain_offline(d)
+        if self.groups is None or self.kf is None:
+            return
+        name = self._mon_dir_name(r, d.id)
+        for group in self._all_groups():
+            mon_data = self.kn[group].children.get("mon_data")
+            if mon_data is not None and name in mon_data.children:
+                self.kf.remove(mon_data.children[name])
 
     def _init_alloc(self, closid: int) -> int:
         """rdtgroup_init_alloc: a new CLOSID starts with every resource's default control
@@ -245,29 +515,7 @@ class ResctrlFs:
             del self.mbps[key]  # rdtgroup_init_mba: MBA_MAX_MBPS
         return 0
 
-    # --- path resolution ------------------------------------------------------------------
-
-    def _split(self, path: str) -> list[str]:
-        return [p for p in path.strip("/").split("/") if p]
-
-    def _group_at(self, parts: list[str]) -> tuple[RdtGroup | None, list[str]]:
-        """The group a path is inside, and the rest of the path below the group."""
-        g = self.groups
-        assert g is not None
-        group = g.root
-        rest = parts
-        root_names = {"info", "mon_groups", "mon_data"} | {f.name for f in _FILES}
-        if rest and rest[0] not in root_names:
-            found = next((c for c in g.ctrl_groups if c.name == rest[0] and not c.is_root), None)
-            if found is None:
-                return None, rest
-            group, rest = found, rest[1:]
-        if len(rest) >= 2 and rest[0] == "mon_groups":
-            mon = group.mon_groups.get(rest[1])
-            if mon is None:
-                return None, rest
-            group, rest = mon, rest[2:]
-        return group, rest
+    # --- what a group directory holds -----------------------------------------------------
 
     def _files(self, group: RdtGroup) -> list[GroupFile]:
         """The files of a group directory (rdtgroup_add_files: every flag must be held)."""
@@ -277,7 +525,7 @@ class ResctrlFs:
         def wanted(f: GroupFile) -> bool:
             if Where.DEBUG in f.where and "debug" not in self.options:
                 return False
-            if Where.CNTR in f.where and not (self.counters and self.counters.enabled):
+            if Where.CNTR in f.where and not self._assignable():
                 return False
             if Where.MBPS in f.where and not self.mba_sc:
                 return False
@@ -286,20 +534,6 @@ class ResctrlFs:
             return not (Where.MON in f.where and not g.mon_capable)
 
         return [f for f in _FILES if wanted(f)]
-
-    def _group_dir(self, group: RdtGroup) -> list[str]:
-        g = self.groups
-        assert g is not None
-        names = [f.name for f in self._files(group)]
-        if group.is_root:
-            names.append("info")
-        if g.mon_capable:
-            names.append("mon_data")
-            if group.kind is GroupKind.CTRL_MON:
-                names.append("mon_groups")
-        if group.is_root:
-            names += [c.name for c in reversed(g.ctrl_groups) if not c.is_root]
-        return names
 
     def _mon_resources(self) -> list[RdtResource]:
         return [r for r in self.arch.resources() if r.mon_capable]
@@ -312,144 +546,111 @@ class ResctrlFs:
     def _info_files(self, name: str) -> list[tuple[str, int]]:
         s = self.schemas.find(name)
         if s is not None:
-            if s.resource.schema_fmt is SchemaFormat.BITMAP:
-                return [("bit_usage", 0o444), ("cbm_mask", 0o444), ("min_cbm_bits", 0o444),
-                        ("num_closids", 0o444), ("shareable_bits", 0o444), ("sparse_masks", 0o444)]  # fmt: skip
-            files = [("bandwidth_gran", 0o444), ("delay_linear", 0o444), ("min_bandwidth", 0o444),
-                     ("num_closids", 0o444)]  # fmt: skip
-            return files
-        if name.endswith("_MON") and any(r.name == name[:-4] for r in self._mon_resources()):
-            files = [("max_threshold_occupancy", 0o644), ("mbm_assign_mode", 0o644),
-                     ("mon_features", 0o444), ("num_rmids", 0o444)]  # fmt: skip
-            if name == "L3_MON" and self._assignable():
-                files += [("available_mbm_cntrs", 0o444), ("mbm_assign_on_mkdir", 0o644),
-                          ("num_mbm_cntrs", 0o444)]  # fmt: skip
-            return files
-        return []
+            names = _BITMAP_INFO if s.resource.schema_fmt is SchemaFormat.BITMAP else _MB_INFO
+            return [(n, 0o444) for n in names]
+        files = list(_MON_INFO)
+        if name == "L3_MON" and self._assignable():
+            files += _CNTR_INFO
+        return files
 
     def _assignable(self) -> bool:
         return self.counters is not None and self.counters.r.mbm_cntr_assignable
 
-    def _event_configs(self, parts: list[str]) -> Node | list[str] | None:
-        """info/L3_MON/event_configs/<event>/event_filter, while counters are assignable:
-        the directory listing, the node, or None when the path is not there."""
-        if not self._assignable() or parts[:2] != ["L3_MON", "event_configs"]:
-            return None
-        assert self.counters is not None
-        events = [e.file_name for e in self.counters.events()]
-        mode = 0o644 if self.counters.r.mbm_cntr_configurable else 0o444
-        if len(parts) == 2:
-            return events
-        if parts[2] not in events:
-            return None
-        if len(parts) == 3:
-            return ["event_filter"]
-        if parts[3:] == ["event_filter"]:
-            return Node(False, mode)
-        return None
+    # --- paths, as the VFS walks them -----------------------------------------------------
 
-    def stat(self, path: str) -> Node | int:
-        if self.groups is None:
-            return -errno.ENOENT
-        parts = self._split(path)
-        if not parts:
-            return Node(True, 0o755)
-        if parts[0] == "info":
-            if len(parts) == 1:
-                return Node(True, 0o555)
-            if len(parts) == 2:
-                if parts[1] == "last_cmd_status":
-                    return Node(False, 0o444)
-                return Node(True, 0o555) if parts[1] in self._info_dirs() else -errno.ENOENT
-            if len(parts) == 3:
-                for name, mode in self._info_files(parts[1]):
-                    if name == parts[2]:
-                        return Node(False, mode)
-            found = self._event_configs(parts[1:])
-            if isinstance(found, Node):
-                return found
-            return Node(True, 0o555) if found is not None else -errno.ENOENT
-        group, rest = self._group_at(parts)
-        if group is None:
-            return -errno.ENOENT
-        if not rest:
-            return Node(True, 0o755)
-        if rest[0] == "mon_groups" and len(rest) == 1 and group.kind is GroupKind.CTRL_MON:
-            return Node(True, 0o755)
-        if rest[0] == "mon_data" and self.groups.mon_capable:
-            if len(rest) == 1:
-                return Node(True, 0o555)
-            dom = self._mon_domain(rest[1])
-            if dom is None:
-                return -errno.ENOENT
-            if len(rest) == 2:
-                return Node(True, 0o555)
-            if len(rest) == 3 and rest[2] in [e.file_name for e in dom[0].events]:
-                return Node(False, 0o444)
-            return -errno.ENOENT
-        if len(rest) == 1:
-            for f in self._files(group):
-                if f.name == rest[0]:
-                    return Node(False, f.mode)
-        return -errno.ENOENT
+    @staticmethod
+    def _split(path: str) -> list[str]:
+        return [p for p in path.strip("/").split("/") if p]
 
-    def _mon_domain(self, name: str) -> tuple[RdtResource, int] | None:
-        for r in self._mon_resources():
-            for d in r.mon_domains:
-                if name == f"mon_{r.name}_{d.id:02d}":
-                    return r, d.id
-        return None
+    def lookup(self, path: str, cred: Cred = ROOT) -> KernfsNode | int:
+        """The node a path names, searched with `cred`'s permissions."""
+        if self.kf is None:
+            return -errno.ENOENT
+        return self.kf.lookup(self._split(path), cred)
 
-    def listdir(self, path: str) -> list[str] | int:
-        node = self.stat(path)
+    def stat(self, path: str) -> KernfsNode | int:
+        return self.lookup(path)
+
+    def listdir(self, path: str, cred: Cred = ROOT) -> list[str] | int:
+        node = self.lookup(path, cred)
         if isinstance(node, int):
             return node
         if not node.is_dir:
             return -errno.ENOTDIR
-        assert self.groups is not None
-        parts = self._split(path)
-        if parts and parts[0] == "info":
-            if len(parts) == 1:
-                return ["last_cmd_status", *self._info_dirs()]
-            if len(parts) == 2:
-                names = [n for n, _ in self._info_files(parts[1])]
-                if parts[1] == "L3_MON" and self._assignable():
-                    names.append("event_configs")
-                return names
-            found = self._event_configs(parts[1:])
-            assert isinstance(found, list)
-            return found
-        group, rest = self._group_at(parts)
-        assert group is not None
-        if not rest:
-            return self._group_dir(group)
-        if rest[0] == "mon_groups":
-            return list(group.mon_groups)
-        if len(rest) == 1:
-            return [
-                f"mon_{r.name}_{d.id:02d}" for r in self._mon_resources() for d in r.mon_domains
-            ]
-        dom = self._mon_domain(rest[1])
-        assert dom is not None
-        return [e.file_name for e in dom[0].events]
+        return [c.name for c in node.visible()]
 
-    # --- reads ----------------------------------------------------------------------------
-
-    def read(self, path: str) -> str | int:
-        node = self.stat(path)
+    def open(self, path: str, cred: Cred = ROOT, *, read: bool = True,
+             write: bool = False) -> KernfsOpenFile | int:  # fmt: skip
+        """open(2): the walk, may_open's permission check and kernfs_fop_open's."""
+        node = self.lookup(path, cred)
         if isinstance(node, int):
             return node
-        if node.is_dir:
+        assert self.kf is not None
+        return self.kf.open(node, cred, read, write)
+
+    def read(self, path: str, cred: Cred = ROOT) -> str | int:
+        of = self.open(path, cred)
+        if isinstance(of, int):
+            return of
+        if of.node.is_dir:
             return -errno.EISDIR
-        assert self.groups is not None
+        return of.read()
+
+    def open_write(self, path: str, cred: Cred = ROOT) -> int:
+        """kernfs open for writing: EACCES for a read-only file, even for root."""
+        of = self.open(path, cred, read=False, write=True)
+        return of if isinstance(of, int) else 0
+
+    def write(self, path: str, data: str, *, pid: int = 1, euid: int = 0,
+              cred: Cred | None = None) -> int:  # fmt: skip
+        """One write(2) of `data` by task `pid` with effective uid `euid` (by default root's
+        shell, pid 1), or with `cred`: its length on success, a negative errno otherwise."""
+        if cred is None:
+            cred = Cred(uid=euid, gid=euid, pid=pid)
+        of = self.open(path, cred, read=False, write=True)
+        if isinstance(of, int):
+            return of
+        return of.write(data.encode())
+
+    def setattr(self, path: str, cred: Cred = ROOT, **attrs: object) -> int:
+        """chmod, chown and utimes: kernfs_iop_setattr (see KernfsRoot.setattr)."""
+        node = self.lookup(path, cred)
+        if isinstance(node, int):
+            return node
+        assert self.kf is not None
+        return self.kf.setattr(node, cred, **attrs)  # type: ignore[arg-type]
+
+    def _may_create(self, path: str, cred: Cred) -> tuple[KernfsNode, str] | int:
+        """The parent directory of a new name, as may_create checks it: -EEXIST if the
+        name is there, -EACCES without write and search permission on the parent."""
         parts = self._split(path)
-        if parts[0] == "info":
-            return self._read_info(parts[1:])
-        group, rest = self._group_at(parts)
-        assert group is not None
-        if rest[0] == "mon_data":
-            return self._read_event(group, rest[1], rest[2])
-        return self._read_group_file(group, rest[0])
+        if not parts:
+            return -errno.EEXIST
+        parent = self.lookup("/".join(parts[:-1]), cred)
+        if isinstance(parent, int):
+            return parent
+        if not parent.is_dir:
+            return -errno.ENOTDIR
+        child = parent.children.get(parts[-1])
+        if child is not None and child.active and not child.hidden:
+            return -errno.EEXIST
+        err = generic_permission(parent, cred, MAY_WRITE | MAY_EXEC)
+        if err:
+            return err
+        if not parent.active:
+            return -errno.ENODEV  # kernfs_iop_mkdir: kernfs_get_active(parent) failed
+        return parent, parts[-1]
+
+    def _may_delete(self, path: str, cred: Cred) -> KernfsNode | int:
+        parts = self._split(path)
+        if not parts:
+            return -errno.EBUSY  # the mount's root
+        node = self.lookup(path, cred)
+        if isinstance(node, int):
+            return node
+        assert node.parent is not None
+        err = generic_permission(node.parent, cred, MAY_WRITE | MAY_EXEC)
+        return err if err else node
 
     def _read_group_file(self, group: RdtGroup, name: str) -> str | int:
         g = self.groups
@@ -479,7 +680,8 @@ class ResctrlFs:
     def _domain_size(self, r: RdtResource, domain_id: int) -> int:
         return self.cache_size(3 if r.rid is ResourceId.L3 else 2)
 
-    def _read_info(self, parts: list[str]) -> str | int:
+    def _show_info(self, node: KernfsNode) -> str | int:
+        parts = node.path()[1:]
         if parts == ["last_cmd_status"]:
             return self.status.show()
         s = self.schemas.find(parts[0])
@@ -524,12 +726,18 @@ class ResctrlFs:
         assert self.groups is not None
         return {c.closid for c in self.groups.ctrl_groups}
 
-    def _read_event(self, group: RdtGroup, dom_name: str, event_name: str) -> str | int:
-        dom = self._mon_domain(dom_name)
-        assert dom is not None
-        r, dom_id = dom
-        d = next(x for x in r.mon_domains if x.id == dom_id)
-        event = EventId[event_name.upper()]
+    def _show_event(self, node: KernfsNode) -> str | int:
+        """rdtgroup_mondata_show: the group's count (with its MON groups' for a CTRL_MON
+        group) in one domain."""
+        assert node.parent is not None
+        where = node.parent.priv
+        assert isinstance(where, _MonDir)
+        group, r, event = where.group, where.r, node.priv
+        if self._lock_live(node) is None:
+            return -errno.ENOENT
+        d = next((x for x in r.mon_domains if x.id == where.dom_id), None)
+        if d is None:
+            return -errno.ENOENT
         targets = (
             [group, *group.mon_groups.values()] if group.kind is GroupKind.CTRL_MON else [group]
         )
@@ -560,56 +768,6 @@ class ResctrlFs:
             return c.read(d, group, event)
         return self.arch.rmid_read(r, d, group.closid, group.rmid, event)
 
-    # --- writes ---------------------------------------------------------------------------
-
-    def open_write(self, path: str) -> int:
-        """kernfs open for writing: EACCES for a read-only file, even for root."""
-        node = self.stat(path)
-        if isinstance(node, int):
-            return node
-        if node.is_dir:
-            return -errno.EISDIR
-        return 0 if node.mode & 0o200 else -errno.EACCES
-
-    def write(self, path: str, data: str, *, pid: int = 1, euid: int = 0) -> int:
-        """Write `data` as task `pid` with effective uid `euid` (by default root's shell,
-        pid 1); its length on success, a negative errno otherwise."""
-        err = self.open_write(path)
-        if err:
-            return err
-        assert self.groups is not None
-        g = self.groups
-        parts = self._split(path)
-        if parts[0] == "info":
-            return self._write_info(parts[1:], data)
-        group, rest = self._group_at(parts)
-        assert group is not None
-        name = rest[0]
-        if name in ("cpus", "cpus_list"):
-            err = g.cpus_write(group, data, as_list=name == "cpus_list")
-        elif name == "tasks":
-            err = g.tasks_write(group, data, writer_pid=pid, euid=euid)
-        elif name == "schemata":
-            others = {c: self.modes.get(c, "shareable") for c in self._allocated()}
-            err = ctrlmondata.schemata_write(self.schemas, self.arch, self.status, group.closid, data,
-                                             mode=self.modes.get(group.closid, "shareable"),
-                                             closid_modes=others, allocated=self._allocated(),
-                                             mbps=self.mbps if self.mba_sc else None)  # fmt: skip
-        elif name == "mode":
-            err, mode = ctrlmondata.mode_write(self.schemas, self.arch, self.status, group.closid, data,
-                                               current=self.modes.get(group.closid, "shareable"),
-                                               allocated=self._allocated())  # fmt: skip
-            if not err:
-                self.modes[group.closid] = mode
-        elif name == "mba_MBps_event":
-            err = self._write_mbps_event(group, data)
-        elif name == "mbm_L3_assignments":
-            assert self.counters is not None
-            err = self.counters.write_assignments(group, data)
-        else:
-            return -errno.EACCES
-        return err if err else len(data.encode())
-
     def _write_mbps_event(self, group: RdtGroup, data: str) -> int:
         """rdtgroup_mba_mbps_event_write: which enabled MBM event the controller follows."""
         if not data.endswith("\n"):
@@ -623,66 +781,121 @@ class ResctrlFs:
         self.mbps_event[group.closid] = event
         return 0
 
-    def _write_info(self, parts: list[str], data: str) -> int:
-        name = parts[-1]
+    def _write_info(self, node: KernfsNode, data: str, cred: Cred) -> int:
+        name = node.name
         if name == "max_threshold_occupancy":
             return self._write_threshold(data)
-        assert self.counters is not None
+        if self.counters is None:
+            return -errno.EINVAL
         if name == "mbm_assign_mode":
             err = self.counters.write_mode(data)
-        elif name == "mbm_assign_on_mkdir":
-            err = self.counters.write_on_mkdir(data)
-        else:
-            return -errno.EACCES
-        return err if err else len(data.encode())
+            self._show_cntr_files()
+            return err
+        if name == "mbm_assign_on_mkdir":
+            return self.counters.write_on_mkdir(data)
+        return -errno.EINVAL  # no write function (rdtgroup_file_write)
 
     def _write_threshold(self, data: str) -> int:
-        text = data.strip()
-        try:
-            value = int(text, 0)
-        except ValueError:
-            return -errno.EINVAL
-        if value < 0 or value > self.l3_size():
+        """rdtgroup_max_threshold_occ_write: kstrtouint, at most the realloc limit."""
+        err, value = kstrtouint(data, 0)
+        if err:
+            return err
+        if value > self.l3_size():
             return -errno.EINVAL
         self.threshold = value
-        return len(data.encode())
+        return 0
 
-    # --- directories ----------------------------------------------------------------------
+    # --- file handlers (the rftype show and write functions) ------------------------------
 
-    def mkdir(self, path: str) -> int:
-        if self.groups is None:
-            return -errno.ENOENT
-        g = self.groups
-        parts = self._split(path)
-        if not parts:
-            return -errno.EEXIST
-        if self.stat(path) != -errno.ENOENT:
-            return -errno.EEXIST
-        name = parts[-1]
-        parent_parts = parts[:-1]
-        if not parent_parts:
-            # In the root: a CTRL_MON group, which needs allocation (a monitor-only system
-            # keeps its MON groups in the root's mon_groups).
-            if not g.alloc_capable:
-                return -errno.EPERM
-            err, group = g.mkdir_ctrl_mon(name)
-            self._new_group(group)
-            return err
-        if parent_parts[0] == "info":
-            return -errno.ENODEV if len(parent_parts) == 1 else -errno.EPERM
-        group, rest = self._group_at(parent_parts)
+    def _show_group_file(self, node: KernfsNode) -> str | int:
+        group = self._lock_live(node)
+        if group is None:
+            return -errno.ENOENT  # rdtgroup_kn_lock_live found the group deleted
+        return self._read_group_file(group, node.name)
+
+    def _write_group_file(self, node: KernfsNode, data: str, cred: Cred) -> int:
+        """rdtgroup_file_write: the file's own write function, as `cred`'s task."""
+        group = self._lock_live(node)
         if group is None:
             return -errno.ENOENT
-        if rest != ["mon_groups"] or group.kind is not GroupKind.CTRL_MON:
-            self.status.clear()
-            return -errno.EPERM
-        err, mon = g.mkdir_mon(group, name)
-        self._new_group(mon)
-        return err
+        g = self.groups
+        assert g is not None
+        name = node.name
+        if name in ("cpus", "cpus_list"):
+            return g.cpus_write(group, data, as_list=name == "cpus_list")
+        if name == "tasks":
+            return g.tasks_write(group, data, writer_pid=cred.pid, euid=cred.uid)
+        if name == "schemata":
+            others = {c: self.modes.get(c, "shareable") for c in self._allocated()}
+            return ctrlmondata.schemata_write(self.schemas, self.arch, self.status, group.closid,
+                                              data, mode=self.modes.get(group.closid, "shareable"),
+                                              closid_modes=others, allocated=self._allocated(),
+                                              mbps=self.mbps if self.mba_sc else None)  # fmt: skip
+        if name == "mode":
+            err, mode = ctrlmondata.mode_write(self.schemas, self.arch, self.status, group.closid, data,
+                                               current=self.modes.get(group.closid, "shareable"),
+                                               allocated=self._allocated())  # fmt: skip
+            if not err:
+                self.modes[group.closid] = mode
+            return err
+        if name == "mba_MBps_event":
+            return self._write_mbps_event(group, data)
+        if name == "mbm_L3_assignments":
+            assert self.counters is not None
+            return self.counters.write_assignments(group, data)
+        return -errno.EINVAL  # no write function (rdtgroup_file_write)
 
-    def _new_group(self, group: RdtGroup | None) -> None:
+    # --- directories: resctrl's kernfs syscall operations ---------------------------------
+
+    def mkdir(self, path: str, mode: int = 0o755, cred: Cred = ROOT) -> int:
+        """mkdir(2) as the VFS checks it (may_create), then rdtgroup_mkdir: a CTRL_MON group
+        in the root, a MON group in a mon_groups directory. The group takes `mode` (the
+        caller's umask already applied) and belongs to its creator."""
+        if self.groups is None:
+            return -errno.ENOENT
+        where = self._may_create(path, cred)
+        if isinstance(where, int):
+            return where
+        parent, name = where
+        g = self.groups
+        if "\n" in name:
+            return -errno.EINVAL
+        if g.alloc_capable and parent is self.kn[g.root]:
+            err, group = g.mkdir_ctrl_mon(name)
+        else:
+            if not g.mon_capable:
+                return -errno.EPERM
+            prgrp = self._lock_live(parent)  # mkdir_rdt_prepare
+            if prgrp is None:
+                return -errno.ENODEV
+            self.status.clear()
+            if parent.name != "mon_groups" or name == "mon_groups":  # is_mon_groups
+                return -errno.EPERM
+            err, group = g.mkdir_mon(prgrp, name)
+        if err or group is None:
+            return err
+        self._mkdir_nodes(parent, group, mode, cred)
+        self._new_group(group)
+        return 0
+
+    def _mkdir_nodes(self, parent: KernfsNode, group: RdtGroup, mode: int, cred: Cred) -> None:
+        """The new group's directory, its files, mon_data and (for CTRL_MON) mon_groups, in
+        the order mkdir_rdt_prepare, mkdir_rdt_prepare_rmid_alloc and
+        rdtgroup_mkdir_ctrl_mon create them."""
+        kf = self.kf
+        assert kf is not None and self.groups is not None
+        kn = kf.create_dir(parent, group.name, mode, group, *self._ugid(cred))
+        assert isinstance(kn, KernfsNode)
+        self.kn[group] = kn
+        self._add_files(kn, group, cred)
+        if self.groups.mon_capable:
+            self._mkdir_mondata_all(group, cred)
+            if group.kind is GroupKind.CTRL_MON:
+                self._mongroup_create_dir(group, cred)
+
+    def _new_group(self, group: RdtGroup) -> None:
         """A new group's MBM counts start from zero; in mbm_event mode it gets counters."""
-        if group is None or self.counters is None:
+        if self.counters is None:
             return
         self.worker.forget(group)
         if group.kind is GroupKind.CTRL_MON:
@@ -690,76 +903,163 @@ class ResctrlFs:
         if self.counters.enabled:
             self.counters.assign_on_create(group)
             return
+        self._reset_mbm(group)
+
+    def _reset_mbm(self, group: RdtGroup) -> None:
         for r in self._mon_resources():
             for d in r.mon_domains:
                 for event in r.events:
                     if event in MBM_EVENTS:
                         self.arch.reset_rmid(r, d, group.closid, group.rmid, event)
 
-    def rmdir(self, path: str) -> int:
+    def rmdir(self, path: str, cred: Cred = ROOT) -> int:
+        """rmdir(2) as the VFS checks it (may_delete), then rdtgroup_rmdir: a CTRL_MON group
+        in the root or a MON group in a mon_groups directory; any other directory -EPERM."""
         if self.groups is None:
             return -errno.ENOENT
-        parts = self._split(path)
-        if not parts or parts[0] == "info":
-            return -errno.EPERM
-        group, rest = self._group_at(parts)
+        node = self._may_delete(path, cred)
+        if isinstance(node, int):
+            return node
+        if not node.is_dir:
+            return -errno.ENOTDIR
+        group = self._lock_live(node)
         if group is None:
-            return -errno.ENOENT
-        if rest:
-            node = self.stat(path)
-            if isinstance(node, int):
-                return node
-            return -errno.EPERM if node.is_dir else -errno.ENOTDIR
-        return self._rmdir_group(group)
+            return -errno.EPERM
+        parent = node.parent
+        assert parent is not None
+        if group.kind is GroupKind.CTRL_MON and parent is self.kn[self.groups.root]:
+            if group.is_root:
+                return -errno.EPERM
+            return self._rmdir_group(group)
+        if (
+            group.kind is GroupKind.MON
+            and parent.name == "mon_groups"
+            and node.name != "mon_groups"
+        ):
+            return self._rmdir_group(group)
+        return -errno.EPERM
 
     def _rmdir_group(self, group: RdtGroup) -> int:
-        """rmdir: counters of the group (and of its MON groups) go back first."""
-        assert self.groups is not None
+        """rmdir: counters of the group (and of its MON groups) go back first; kernfs_remove
+        takes the directory and everything in it, so open files answer ENODEV."""
+        assert self.groups is not None and self.kf is not None
         if group.is_root:
             return -errno.EPERM
         if self.counters is not None:
             for g in [group, *group.mon_groups.values()]:
                 self.counters.unassign_all(g)
+        children = list(group.mon_groups.values())
         err = self.groups.rmdir(group)
+        if err:
+            return err
+        for g in [group, *children]:
+            kn = self.kn.pop(g, None)
+            if kn is not None:
+                self.kf.remove(kn)
         self.worker.kick()  # a freed RMID in limbo is checked from now on
-        return err
+        return 0
 
-    def rename(self, src: str, dst: str) -> int:
-        """Only a MON group moves, between mon_groups directories (rdtgroup_rename)."""
+    def rename(self, src: str, dst: str, cred: Cred = ROOT) -> int:
+        """rename(2) as the VFS checks it, then rdtgroup_rename: only a MON group moves,
+        between mon_groups directories, taking its new parent's CLOSID."""
         if self.groups is None:
             return -errno.ENOENT
+        node = self._may_delete(src, cred)
+        if isinstance(node, int):
+            return node
+        dp = self._split(dst)
+        if not dp:
+            return -errno.EBUSY
+        new_parent = self.lookup("/".join(dp[:-1]), cred)
+        if isinstance(new_parent, int):
+            return new_parent
+        if not new_parent.is_dir:
+            return -errno.ENOTDIR
+        err = generic_permission(new_parent, cred, MAY_WRITE | MAY_EXEC)
+        if err:
+            return err
+        new_name = dp[-1]
+        target = new_parent.children.get(new_name)
+        if target is node:
+            return 0
+        if target is not None and target.active:
+            if node.is_dir and not target.is_dir:
+                return -errno.ENOTDIR
+            if not node.is_dir and target.is_dir:
+                return -errno.EISDIR
+        return self._rdtgroup_rename(node, new_parent, new_name)
+
+    def _rdtgroup_rename(self, kn: KernfsNode, new_parent: KernfsNode, new_name: str) -> int:
+        assert self.kf is not None
+        rdtgrp, new_prdtgrp = self._to_group(kn), self._to_group(new_parent)
+        if rdtgrp is None or new_prdtgrp is None:
+            return -errno.ENOENT
         self.status.clear()
-        sp, dp = self._split(src), self._split(dst)
-        src_node = self.stat(src)
-        if isinstance(src_node, int):
-            return src_node
-        group, rest = self._group_at(sp)
-        if not src_node.is_dir:
+        if not kn.is_dir:
             self.status.puts("Source and destination must be directories")
             return -errno.EPERM
-        if group is None or rest or group.kind is not GroupKind.MON:
+        if (rdtgrp.kind is not GroupKind.MON or kn.parent is None
+                or kn.parent.name != "mon_groups" or kn.name == "mon_groups"):  # fmt: skip
             self.status.puts("Source must be a MON group\n")
             return -errno.EPERM
-        parent, prest = self._group_at(dp[:-1]) if dp else (None, [])
-        if parent is None or prest != ["mon_groups"] or parent.kind is not GroupKind.CTRL_MON:
+        if new_parent.name != "mon_groups" or new_name == "mon_groups":
             self.status.puts("Destination must be a mon_groups subdirectory\n")
             return -errno.EPERM
-        if dp[-1] in parent.mon_groups:
-            return -errno.EEXIST
+        if rdtgrp.cpus and rdtgrp.parent is not new_prdtgrp:
+            self.status.puts("Cannot move a MON group that monitors CPUs\n")
+            return -errno.EPERM
+        if new_name in new_parent.children:
+            return -errno.EEXIST  # what kernfs_rename would answer, asked before the RMID
+        if rdtgrp.parent is not new_prdtgrp:
+            err = self._reparent_rmid(rdtgrp, new_prdtgrp)
+            if err:
+                return err
+        err = self.kf.rename(kn, new_parent, new_name)
+        assert not err
+        self._mongrp_reparent(rdtgrp, new_prdtgrp, new_name)
+        return 0
+
+    def _reparent_rmid(self, group: RdtGroup, new_parent: RdtGroup) -> int:
+        """Where an RMID depends on the CLOSID (MPAM: a PMG within a PARTID), the moved
+        group's RMID index changes with its CLOSID. The kernel keeps the PMG and never
+        checks that (new CLOSID, PMG) is free, so two groups can end up sharing it and the
+        index can be freed twice (docs/resctrl.md). mpam keeps its allocator consistent:
+        the group keeps its PMG if that index is free under the new CLOSID, else takes
+        another free one; with none free the move is refused with -ENOSPC."""
+        if not self.arch.rmid_depends_on_closid:
+            return 0
+        assert self.groups is not None
+        err, rmid = self.rmids.take(new_parent.closid, prefer=group.rmid)
+        if err:
+            self.status.puts("Out of RMIDs\n")
+            return err
+        if self.counters is not None:
+            self.counters.unassign_all(group)
+        self.groups.free_rmid(group)
+        old = (group.closid, group.rmid)
+        for task in self.kernel.tasks:
+            if task.pid and self.arch.match_rmid(task.pid, *old):
+                self.arch.set_closid_rmid(task.pid, new_parent.closid, rmid)
+        group.closid, group.rmid = new_parent.closid, rmid
+        self.worker.forget(group)
+        self._reset_mbm(group)
+        if self.counters is not None and self.counters.enabled:
+            self.counters.assign_on_create(group)
+        return 0
+
+    def _mongrp_reparent(self, group: RdtGroup, new_parent: RdtGroup, new_name: str) -> None:
+        """mongrp_reparent: the group joins its new parent; its tasks take the parent's
+        CLOSID (their RMID already moved, where it depends on the CLOSID)."""
         old_parent = group.parent
         assert old_parent is not None
-        if parent is not old_parent:
-            if group.cpus:
-                self.status.puts("Cannot move a MON group that monitors CPUs\n")
-                return -errno.EPERM
+        if new_parent is not old_parent:
             for task in self.kernel.tasks:
                 if task.pid and self.arch.match_rmid(task.pid, group.closid, group.rmid):
-                    self.arch.set_closid_rmid(task.pid, parent.closid, group.rmid)
-            group.closid = parent.closid
-            if self.counters is not None:
+                    self.arch.set_closid_rmid(task.pid, new_parent.closid, group.rmid)
+            group.closid = new_parent.closid
+            if self.counters is not None and not self.arch.rmid_depends_on_closid:
                 self.counters.reassign(group)
         del old_parent.mon_groups[group.name]
-        group.name = dp[-1]
-        group.parent = parent
-        parent.mon_groups[group.name] = group
-        return 0
+        group.name = new_name
+        group.parent = new_parent
+        new_parent.mon_groups[group.name] = group

@@ -13,6 +13,15 @@ anew).
 
 Both run as delayed work on simulated time: a timer every MBM_OVERFLOW_INTERVAL /
 CQM_LIMBOCHECK_INTERVAL (1000 ms) queues the work, which runs in task context.
+
+The kernel keeps this work per monitoring domain (d->mbm_over, d->cqm_limbo); here one
+timer serves every online domain, and each pass visits the L3's domains as they are at
+that moment. Domains follow CPU hotplug (resctrl_online_mon_domain /
+resctrl_offline_mon_domain, which the filesystem forwards to `domain_online` and
+`domain_offline`): a domain going offline loses its bandwidth history, has every RMID
+still dirty only in it freed at once (__check_limbo(d, true): nothing can tell whether its
+cache was flushed, and waiting could leak the RMID forever) and its work cancelled; a
+domain coming online starts with no history and no busy RMID.
 """
 
 from __future__ import annotations
@@ -48,7 +57,12 @@ class MonWorker:
     # --- scheduling -----------------------------------------------------------------------
 
     def _wanted(self) -> bool:
+        """Work is due: some L3 monitoring domain is online, and either MBM counts need
+        reading (mounted with an MBM event) or an RMID is in limbo."""
         fs = self.fs
+        r = self._l3()
+        if r is None or not r.mon_domains:
+            return False
         mbm = fs.mounted and any(e in MBM_EVENTS for e in fs.arch.enabled_events())
         return mbm or bool(fs.rmids.limbo)
 
@@ -63,6 +77,41 @@ class MonWorker:
 
     def _expire(self) -> None:
         self.fs.kernel.workqueue.queue_work(self.run)
+
+    def cancel(self) -> None:
+        """cancel_delayed_work: neither the timer nor a queued pass runs (resctrl_exit has
+        every domain offline first, so no work is left to do)."""
+        if self.timer is not None and self.timer.pending:
+            self.fs.kernel.timers.del_timer(self.timer)
+        self.timer = None
+        self.fs.kernel.workqueue.cancel_work(self.run)
+
+    # --- domains --------------------------------------------------------------------------
+
+    def domain_online(self, r: RdtResource, d: MonDomain) -> None:
+        """The worker part of resctrl_online_mon_domain: the domain's MBM state starts
+        zeroed (domain_setup_l3_mon_state) and, while mounted with an MBM event, the
+        overflow work covers it (mbm_setup_overflow_handler); the limbo work is only
+        initialised, as a domain coming online has no busy RMID."""
+        self._drop_domain(d.id)
+        self.kick()
+
+    def domain_offline(self, r: RdtResource, d: MonDomain) -> None:
+        """The worker part of resctrl_offline_mon_domain: the domain's overflow work is
+        cancelled and its MBM state freed; with llc_occupancy, every RMID still busy in it
+        is checked once more and freed whatever it reads (__check_limbo(d, true)), and its
+        limbo work cancelled. `d` may already have left `r.mon_domains`. The timer stops
+        when no work is left (no domain online, or nothing to do)."""
+        self._drop_domain(d.id)
+        if EventId.LLC_OCCUPANCY in r.events and self._busy(d):
+            self.check_limbo(r, d, force_free=True)
+        if not self._wanted():
+            self.cancel()
+
+    def _drop_domain(self, dom_id: int) -> None:
+        for table in (self.prev_bytes, self.prev_bw):
+            for key in [k for k in table if k[2] == dom_id]:
+                del table[key]
 
     def run(self) -> None:
         """One interval's work (the queued work item), then the timer again if needed."""
@@ -141,18 +190,30 @@ class MonWorker:
     # --- limbo ----------------------------------------------------------------------------
 
     def handle_limbo(self) -> None:
-        """__check_limbo: free each dirty RMID whose occupancy fell below the threshold."""
-        fs = self.fs
+        """cqm_handle_limbo: __check_limbo in every online domain, freeing each dirty RMID
+        whose occupancy fell below the threshold everywhere it was busy."""
         r = self._l3()
         if r is None:
             return
+        for d in list(r.mon_domains):
+            self.check_limbo(r, d)
+
+    def _busy(self, d: MonDomain) -> list[int]:
+        """has_busy_rmid: the RMID indexes still dirty in `d`, ascending."""
+        return sorted(idx for idx, domains in self.fs.rmids.limbo.items() if d.id in domains)
+
+    def check_limbo(self, r: RdtResource, d: MonDomain, *, force_free: bool = False) -> None:
+        """__check_limbo(d, force_free): read the llc_occupancy of each RMID busy in `d`; one
+        below max_threshold_occupancy is no longer busy there (a failed read keeps it busy),
+        and with `force_free` none is, whatever it read. An RMID busy nowhere any more
+        leaves limbo for the free list."""
+        fs = self.fs
         occupancy: dict[int, dict[int, int]] = {}
-        for idx, domains in fs.rmids.limbo.items():
+        for idx in self._busy(d):
             closid, rmid = fs.arch.rmid_idx_decode(idx)
-            for d in r.mon_domains:
-                if d.id not in domains:
-                    continue
-                err, value = fs.arch.rmid_read(r, d, closid, rmid, EventId.LLC_OCCUPANCY)
-                if not err:
-                    occupancy.setdefault(idx, {})[d.id] = value
-        fs.rmids.check_limbo(occupancy, fs.threshold)
+            err, value = fs.arch.rmid_read(r, d, closid, rmid, EventId.LLC_OCCUPANCY)
+            if force_free:
+                occupancy[idx] = {d.id: 0}  # counts as clean, below any threshold of 1 up
+            elif not err:
+                occupancy[idx] = {d.id: value}
+        fs.rmids.check_limbo(occupancy, max(fs.threshold, 1) if force_free else fs.threshold)

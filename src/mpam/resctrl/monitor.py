@@ -8,12 +8,19 @@ first; new groups get one per event and domain when `mbm_assign_on_mkdir` is on 
 are reported but do not fail the mkdir); rmdir gives them back; `mbm_L3_assignments`
 shows and changes a group's assignments. A read of an event without a counter is
 `Unassigned`.
+
+Counters belong to a domain and live as long as it does (fs/resctrl/rdtgroup.c
+domain_setup_l3_mon_state / domain_destroy_l3_mon_state): when the domain's last CPU goes
+offline its counter table is dropped, with no call to the arch; when a CPU of it comes
+back the table starts with every counter free, so no group holds a counter there (its
+events read `Unassigned` and mbm_L3_assignments shows `_`) until one is assigned again.
 """
 
 from __future__ import annotations
 
 import errno
 
+from mpam.kernel.kstrtox import LLONG_MAX, ULONG_MAX, kstrtobool, kstrtoul, strim
 from mpam.resctrl.arch import EventId, MonDomain, RdtResource, ResctrlArch
 from mpam.resctrl.rdtgroup import RdtGroup
 from mpam.resctrl.status import LastCmdStatus
@@ -62,6 +69,18 @@ class MbmCounters:
         """Every counter free (mount, and a change of mode)."""
         self.cntrs = {d.id: [None] * self.r.num_mbm_cntrs for d in self.r.mon_domains}
 
+    def domain_online(self, d: MonDomain) -> None:
+        """domain_setup_l3_mon_state, from resctrl_online_mon_domain: the domain's counter
+        configurations are allocated zeroed, so every counter of it is free, whoever held
+        one before it went offline; assign-on-mkdir is not replayed for existing groups."""
+        self.cntrs[d.id] = [None] * self.r.num_mbm_cntrs
+
+    def domain_offline(self, d: MonDomain) -> None:
+        """domain_destroy_l3_mon_state, from resctrl_offline_mon_domain: the domain's
+        counter configurations are freed with it. The arch is not asked to unassign them:
+        it drops its own state for the domain as it frees the domain."""
+        self.cntrs.pop(d.id, None)
+
     def _domain(self, dom_id: int) -> MonDomain | None:
         return next((d for d in self.r.mon_domains if d.id == dom_id), None)
 
@@ -82,7 +101,8 @@ class MbmCounters:
         reason in last_cmd_status) when every counter of the domain is taken."""
         if self.get(d, group, event) >= 0:
             return 0
-        slots = self.cntrs[d.id]
+        # A listed domain without a table came online unannounced: all its counters free.
+        slots = self.cntrs.setdefault(d.id, [None] * self.r.num_mbm_cntrs)
         cntr_id = next((i for i, holder in enumerate(slots) if holder is None), -1)
         if cntr_id < 0:
             self.status.puts(f"Failed to allocate counter for {event.file_name} in domain {d.id}\n")
@@ -185,9 +205,9 @@ class MbmCounters:
         return err if err else f"{int(self.assign_on_mkdir)}\n"
 
     def write_on_mkdir(self, data: str) -> int:
-        value = _kstrtobool(data)
-        if value is None:
-            return -errno.EINVAL
+        err, value = kstrtobool(data)
+        if err:
+            return err
         err = self._need_enabled()
         if err:
             return err
@@ -239,7 +259,7 @@ class MbmCounters:
             return -errno.ENOENT
         while tok:
             dom_str, _, tok = tok.partition(";")
-            id_str, eq, state_str = dom_str.strip().partition("=")
+            id_str, eq, state_str = strim(dom_str).partition("=")
             state = state_str if eq else None
             shown = state if state is not None else "(null)"  # printk's "%s" of NULL
             if id_str.startswith("*"):
@@ -247,13 +267,14 @@ class MbmCounters:
                 if err:
                     self.status.puts(f"Assign operation '{name}:*={shown}' failed\n")
                 return err
-            dom_id = _kstrtoul(id_str)
-            if dom_id is None:
+            err, dom_id = kstrtoul(id_str, 10)
+            if err:
                 self.status.puts("Missing domain id\n")
                 return -errno.EINVAL
             d = self._domain(dom_id)
             if d is None:
-                self.status.puts(f"Invalid domain id {dom_id}\n")
+                shown_id = dom_id - (ULONG_MAX + 1) if dom_id > LLONG_MAX else dom_id  # "%ld"
+                self.status.puts(f"Invalid domain id {shown_id}\n")
                 return -errno.EINVAL
             err = self._modify(group, event, d, state)
             if err:
@@ -276,17 +297,3 @@ class MbmCounters:
             if err:
                 return err
         return 0
-
-
-def _kstrtoul(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
-
-
-def _kstrtobool(data: str) -> bool | None:
-    """kstrtobool: the first character decides (y/Y/1/t/T/on, n/N/0/f/F/off)."""
-    text = data[:2].lower()
-    if text[:1] in ("y", "1", "t") or text == "on":
-        return True
-    if text[:1] in ("n", "0", "f") or text == "of":
-        return False
-    return None

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from mpam.kernel import Kernel
-from mpam.platform.reader import format_cpulist, parse_cpulist
+from mpam.kernel.bitmap import bitmap_parse, bitmap_parselist, format_bitmap, format_bitmap_list
+from mpam.kernel.kstrtox import cstr, kstrtoint, strim
 from mpam.resctrl.arch import EventId, ResctrlArch
 from mpam.resctrl.status import LastCmdStatus
 
-__all__ = ["GroupKind", "RdtGroup", "Rdtgroups", "RmidAllocator", "format_cpumask", "parse_cpumask"]
+__all__ = ["GroupKind", "RdtGroup", "Rdtgroups", "RmidAllocator"]
 
 
 class GroupKind(Enum):
@@ -51,43 +52,6 @@ class RdtGroup:
         return self.parent is None and self.kind is GroupKind.CTRL_MON and self.name == ""
 
 
-def format_cpumask(cpus: Iterable[int], nr_cpu_ids: int) -> str:
-    """``%*pb``: hex in 32-bit chunks, most significant first, comma separated, each chunk
-    zero-padded to the digits its bits need."""
-    value = 0
-    for cpu in cpus:
-        value |= 1 << cpu
-    chunks = []
-    for start in range(0, nr_cpu_ids, 32):
-        bits = min(32, nr_cpu_ids - start)
-        chunks.append(f"{(value >> start) & ((1 << bits) - 1):0{(bits + 3) // 4}x}")
-    return ",".join(reversed(chunks))
-
-
-def parse_cpumask(text: str, nr_cpu_ids: int) -> set[int] | None:
-    """cpumask_parse: comma-separated 32-bit hex chunks; None when malformed."""
-    text = text.strip()
-    if not text:
-        return set()
-    value = 0
-    for chunk in text.split(","):
-        if not chunk or len(chunk) > 8 or any(c not in "0123456789abcdefABCDEF" for c in chunk):
-            return None
-        value = (value << 32) | int(chunk, 16)
-    if value >> nr_cpu_ids:
-        return None
-    return {cpu for cpu in range(nr_cpu_ids) if value >> cpu & 1}
-
-
-def parse_cpulist_text(text: str, nr_cpu_ids: int) -> set[int] | None:
-    """cpulist_parse: ``0-3,8``; None when malformed or out of range."""
-    try:
-        cpus = set(parse_cpulist(text.strip()))
-    except ValueError:
-        return None
-    return cpus if all(cpu < nr_cpu_ids for cpu in cpus) else None
-
-
 class RmidAllocator:
     """The RMID index free list (LRU order), limbo, and dirty counts per CLOSID."""
 
@@ -112,6 +76,16 @@ class RmidAllocator:
         if not self.free and self.limbo:
             return -errno.EBUSY
         return -errno.ENOSPC
+
+    def take(self, closid: int, prefer: int) -> tuple[int, int]:
+        """A free index of `closid` for a MON group that moves there: (closid, `prefer`)
+        if it is free, else the first free one; (err, rmid) as alloc_rmid answers."""
+        idx = self.arch.rmid_idx_encode(closid, prefer)
+        if idx in self.free:
+            self.free.remove(idx)
+            return 0, prefer
+        rmid = self.alloc(closid)
+        return (rmid, 0) if rmid < 0 else (0, rmid)
 
     def release(self, closid: int, rmid: int, busy_domains: Iterable[int]) -> None:
         """free_rmid: to limbo while its occupancy may still be counted, else straight back."""
@@ -226,7 +200,8 @@ class Rdtgroups:
         parent.mon_groups[name] = group
         return 0, group
 
-    def _free_rmid(self, group: RdtGroup) -> None:
+    def free_rmid(self, group: RdtGroup) -> None:
+        """free_rmid of a group's (CLOSID, RMID): to limbo where occupancy is counted."""
         busy: list[int] = []
         if self.mon_capable and EventId.LLC_OCCUPANCY in self.arch.enabled_events():
             busy = [d.id for r in self.arch.resources() if r.mon_capable for d in r.mon_domains]
@@ -244,17 +219,17 @@ class Rdtgroups:
             for cpu in group.cpus:
                 self.arch.set_cpu_default_closid_rmid(cpu, parent.closid, parent.rmid)
             del parent.mon_groups[group.name]
-            self._free_rmid(group)
+            self.free_rmid(group)
         else:
             self._move_matching(lambda pid: self.arch.match_closid(pid, group.closid), 0, 0)
             self.root.cpus |= group.cpus
             for cpu in group.cpus:
                 self.arch.set_cpu_default_closid_rmid(cpu, 0, 0)
             for child in group.mon_groups.values():
-                self._free_rmid(child)
+                self.free_rmid(child)
                 child.deleted = True
             self.ctrl_groups.remove(group)
-            self._free_rmid(group)
+            self.free_rmid(group)
             self.closid_free.add(group.closid)
         self._sync_cpus(range(self.nr_cpu_ids))
         group.deleted = True
@@ -285,25 +260,31 @@ class Rdtgroups:
 
     def tasks_write(self, group: RdtGroup, text: str, writer_pid: int = 1, euid: int = 0) -> int:
         """rdtgroup_tasks_write: move each listed task; stop at the first failure. The
-        writer (`writer_pid`, pid 0's meaning, with effective uid `euid`) must be root or
-        own the task."""
-        self.status.clear()
+        writer (`writer_pid`, what pid 0 means, with effective uid `euid`) must be root or
+        own the task.
+
+        Tokenised as the kernel does: ``strsep`` on commas until the rest is empty or
+        starts with a newline, each token ``strim``-ed and read by ``kstrtoint`` base 0
+        (``0x0e`` is 14, ``010`` is 8). So ``1,2\n`` and `` 1 , 2`` are two pids, but
+        ``1\n2`` is one bad token and ``1,,2`` fails at the empty one."""
         if group.deleted:
             return -errno.ENOENT
-        buf = text
-        while buf and not buf.startswith("\n"):
-            token, _, buf = buf.partition(",")
-            token = token.strip()
-            pid = _kstrtoint(token)
-            if pid is None:
-                self.status.puts(f"Task list parsing error pid {token}\n")
+        self.status.clear()
+        buf: str | None = cstr(text)
+        while buf and buf[0] != "\n":
+            token, comma, rest = buf.partition(",")
+            buf = rest if comma else None
+            pid_str = strim(token)
+            err, pid = kstrtoint(pid_str, 0)
+            if err:
+                self.status.puts(f"Task list parsing error pid {pid_str}\n")
                 return -errno.EINVAL
             if pid < 0:
                 self.status.puts(f"Invalid pid {pid}\n")
                 return -errno.EINVAL
             err = self._move_task(group, pid or writer_pid, euid)
             if err:
-                self.status.puts(f"Error while processing task {pid or writer_pid}\n")
+                self.status.puts(f"Error while processing task {pid}\n")
                 return err
         return 0
 
@@ -344,20 +325,22 @@ class Rdtgroups:
                 break
 
     def cpus_show(self, group: RdtGroup, as_list: bool) -> str:
+        """rdtgroup_cpus_show: ``%*pbl`` or ``%*pb`` over nr_cpu_ids bits."""
         if as_list:
-            return format_cpulist(sorted(group.cpus)) + "\n"
-        return format_cpumask(group.cpus, self.nr_cpu_ids) + "\n"
+            return format_bitmap_list(group.cpus, self.nr_cpu_ids) + "\n"
+        return format_bitmap(group.cpus, self.nr_cpu_ids) + "\n"
 
     def cpus_write(self, group: RdtGroup, text: str, as_list: bool) -> int:
-        """rdtgroup_cpus_write."""
-        self.status.clear()
+        """rdtgroup_cpus_write: ``cpulist_parse`` or ``cpumask_parse`` over nr_cpu_ids
+        bits; a parse error is the parser's own errno (EINVAL, EOVERFLOW or ERANGE)."""
         if group.deleted:
             return -errno.ENOENT
-        parse = parse_cpulist_text if as_list else parse_cpumask
+        self.status.clear()
+        parse = bitmap_parselist if as_list else bitmap_parse
         new = parse(text, self.nr_cpu_ids)
-        if new is None:
+        if isinstance(new, int):
             self.status.puts("Bad CPU list/mask\n")
-            return -errno.EINVAL
+            return new
         if not new <= set(self.kernel.cpuhp.online_mask):
             self.status.puts("Can only assign online CPUs\n")
             return -errno.EINVAL
@@ -405,24 +388,3 @@ class Rdtgroups:
             self.arch.set_cpu_default_closid_rmid(cpu, group.closid, group.rmid)
         self._sync_cpus(dropped | added)
         return 0
-
-
-def _kstrtoint(token: str) -> int | None:
-    """kstrtoint base 0: decimal, 0x hex, leading-0 octal, an optional sign."""
-    text = token
-    sign = 1
-    if text[:1] in "+-" and text:
-        sign = -1 if text[0] == "-" else 1
-        text = text[1:]
-    try:
-        if text.lower().startswith("0x"):
-            value = int(text[2:], 16)
-        elif len(text) > 1 and text.startswith("0"):
-            value = int(text[1:], 8)
-        else:
-            if not text.isdigit():
-                return None
-            value = int(text)
-    except ValueError:
-        return None
-    return sign * value

@@ -4,9 +4,9 @@ Each scheduler tick: the engine reads which task each online CPU is running and 
 labels its MPAM registers give that task's requests (data and instruction), decodes the
 MSCs' controls, and makes one call to the traffic kernel (`mpam.sim.traffic.run_tick`),
 which also moves each workload from phase to phase at the reference that ends a phase.
-Then the MBWU monitors count the tick's bytes, and the kernel model lets the tick pass
-(timers fire, work runs, every CPU schedules, and context switches relabel the next
-tick's traffic).
+Then the MBWU monitors count the tick's bytes (a channel's, or a cache's egress), and the
+kernel model lets the tick pass (timers fire, work runs, every CPU schedules, and context
+switches relabel the next tick's traffic).
 
 A workload belongs to a task (`attach`); its state lives in a *slot* that follows the task
 from CPU to CPU. Everything is a function of the seed and the order of operations: the
@@ -272,6 +272,7 @@ class Engine:
         self._prepare_cpus(t_start)
         if (self.cpu_i[:, _C["slot"]] >= 0).any():
             self.mem.refresh()
+            self.mem.arm_egress()
             traffic = np.zeros_like(self.traffic_total)
             c, ch = self.mem.caches, self.mem.channels
             run_tick(
@@ -284,7 +285,7 @@ class Engine:
                 self.ph_f, self.rng,
                 self.pool_i, self.pool_f, self.pool_u8, t_start, float(self.tick_ns),
                 STEPS_PER_TICK, self.mem.frequency_ghz, self.sample, self.stats, traffic,
-                *self._scratch,
+                self.mem.egress_row, self.mem.egress, *self._scratch,
             )  # fmt: skip
             self.traffic_total += traffic
             self.mem.count(traffic)

@@ -16,6 +16,13 @@ memory access adds the channel's loaded latency. Writes are written through to t
 level, which allocates and keeps them dirty until a write-back. In set-sampled mode each
 reference stands for `sample` references: its time and its bytes count `sample` times.
 
+What crosses a cache towards memory is its egress, which the MBWU monitors of the MSC
+that controls it count (`mpam.hw.cache.egress_add`, for the instances the memory system
+armed): at an inner level, each miss's line fetched from the next level and each write
+(written through); at the last level, what its channel carries for it: lines read on a
+miss (or read back for ownership), writes it did not allocate, and dirty lines written
+back, labelled with their owner. Hits move nothing past the cache.
+
 A workload of several phases moves to the next at the reference that completes the
 running phase's duration (run time, stalls included), from the phase's row in the phase
 table: the phase starts afresh, as a new loop of a program would.
@@ -28,7 +35,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from mpam.hw.cache import HIT, WAYS, cache_access, cache_fill, cache_lookup, cache_touch, set_base
+from mpam.hw.cache import (
+    HIT,
+    WAYS,
+    cache_access,
+    cache_fill,
+    cache_lookup,
+    cache_touch,
+    egress_add,
+    set_base,
+)
 from mpam.hw.jit import kernel, njit
 from mpam.hw.memory import arbitrate, loaded_latency
 
@@ -206,14 +222,19 @@ def _write_back(
     ch_count: int,
     num_pmg: int,
     line_bytes: int,
+    egress: NDArray[np.int64],
+    egress_row: NDArray[np.int64],
+    inst: int,
 ) -> None:
-    """Send the dirty line a fill evicted (if any) to its channel, labelled with its owner."""
+    """Send the dirty line a fill of last-level instance `inst` evicted (if any) to its
+    channel, labelled with its owner: the channel's traffic and the instance's egress."""
     if evicted[0] < 0:
         return
     ch = ch_first + _pick(_hash(evicted[0]) >> 8, ch_count)
     p, g = evicted[1] // num_pmg, evicted[1] % num_pmg
     traffic[ch, p, g, _WRITE] += line_bytes
     served[ch, p] += line_bytes
+    egress_add(egress, egress_row, inst, p, g, _WRITE, line_bytes)
 
 
 @kernel
@@ -263,6 +284,8 @@ def run_tick(
     sample: int,
     stats: NDArray[np.float64],
     traffic: NDArray[np.int64],
+    egress_row: NDArray[np.int64],
+    egress: NDArray[np.int64],
     scratch_ch_p: NDArray[np.float64],
     scratch_cpu_ch: NDArray[np.float64],
     scratch_ch: NDArray[np.float64],
@@ -272,7 +295,9 @@ def run_tick(
     """Advance every CPU through [t_start, t_start + tick_ns); see the module docstring.
 
     `cpu_t` holds each CPU's own clock (a reference may end past a step's end; the excess
-    is carried). `traffic` (channel, PARTID, PMG, read/write) and `stats` accumulate.
+    is carried). `traffic` (channel, PARTID, PMG, read/write) and `stats` accumulate, and so
+    does `egress` (row, PARTID, PMG, read/write) for each cache instance `egress_row` maps
+    to a row: the bytes that left it towards memory (see the module docstring).
     Scratch arrays: (3, channels, PARTIDs), (CPUs, channels), (4, channels), (4, PARTIDs),
     and 2 + 2 * levels integers: the line a fill evicted (address, label), then the
     instance each level of the current reference's path reaches, then its set there.
@@ -288,6 +313,9 @@ def run_tick(
     moved, free, latency = scratch_ch[0], scratch_ch[1], scratch_ch[2]
     want, lvl = scratch_p[0], scratch_p[1:4]
     probe = 4.0 * line_bytes
+    watch = False  # does an MBWU monitor watch a cache's egress? (else nothing to record)
+    for x in range(egress_row.shape[0]):
+        watch |= egress_row[x] >= 0
     for step in range(steps):
         t0 = t_start + step * dt
         t1 = t0 + dt
@@ -397,11 +425,21 @@ def run_tick(
                                    write and lv == last, policy, scratch_i)  # fmt: skip
                     if lv == last:
                         _write_back(traffic, served, scratch_i, ch_first, ch_count, num_pmg,
-                                    line_bytes)  # fmt: skip
+                                    line_bytes, egress, egress_row, inst)  # fmt: skip
+                    elif watch:  # an inner level's miss fetched the line from the next
+                        egress_add(egress, egress_row, inst, partid, pmg, _READ, line_bytes)
                     if lv == last and i < 0 and write:
                         traffic[ch, partid, pmg, _WRITE] += line_bytes
                         lines_written += 1
                         served[ch, partid] += line_bytes
+                        if watch:  # not allocated: the write goes on to memory
+                            egress_add(egress, egress_row, inst, partid, pmg, _WRITE,
+                                       line_bytes)  # fmt: skip
+                if write and watch:
+                    # written through: the write crosses every inner level on its way
+                    for lv in range(last):
+                        inst = _instance(path_base, path_slices, l1i_base, c, lv, instr, h)
+                        egress_add(egress, egress_row, inst, partid, pmg, _WRITE, line_bytes)
                 if write and not need_memory and served_at < last:
                     # a write hit in an inner level still dirties the last level's line
                     inst = _instance(path_base, path_slices, l1i_base, c, last, instr, h)
@@ -414,10 +452,16 @@ def run_tick(
                             lines_read += 1
                             served[ch, partid] += line_bytes
                             moved[ch - ch_first] += line_bytes
+                            if watch:
+                                egress_add(egress, egress_row, inst, partid, pmg, _READ,
+                                           line_bytes)  # fmt: skip
                         _write_back(traffic, served, scratch_i, ch_first, ch_count, num_pmg,
-                                    line_bytes)  # fmt: skip
+                                    line_bytes, egress, egress_row, inst)  # fmt: skip
                 if need_memory:
                     llc_misses += 1
+                    if watch:
+                        egress_add(egress, egress_row, scratch_i[2 + last], partid, pmg, _READ,
+                                   line_bytes)  # fmt: skip
                     traffic[ch, partid, pmg, _READ] += line_bytes
                     lines_read += 1
                     served[ch, partid] += line_bytes
