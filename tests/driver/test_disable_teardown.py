@@ -125,3 +125,23 @@ def test_an_error_before_resctrl_is_set_up_does_not_exit_it() -> None:
     m.driver.disable_reason = "error during probing"
     m.driver.disable()
     assert calls == [] and not m.driver.resctrl_enabled
+
+
+def test_the_filesystem_after_resctrl_exit(m: Machine) -> None:
+    """resctrl_fs_teardown then unregister_filesystem, as the mount sees them: the kernfs
+    root is destroyed (an empty directory; names gone: ENOENT; a descriptor opened before:
+    ENODEV; mkdir: kernfs_iop_mkdir's kernfs_get_active fails, ENODEV), a new mount finds
+    no filesystem type (ENODEV), and unmounting still works (rdt_kill_sb)."""
+    fs = m.resctrl
+    assert fs is not None
+    of = fs.open("g/schemata", write=True)
+    assert not isinstance(of, int)
+    _error(m)
+    assert fs.listdir("") == []
+    assert fs.write("schemata", "L3:0=3\n") == -errno.ENOENT
+    assert fs.read("g/tasks") == -errno.ENOENT
+    assert of.read() == -errno.ENODEV and of.write(b"L3:0=3\n") == -errno.ENODEV
+    assert fs.mkdir("g2") == -errno.ENODEV
+    assert fs.mount("") == -errno.ENODEV
+    assert fs.umount() == 0
+    assert fs.mount("") == -errno.ENODEV

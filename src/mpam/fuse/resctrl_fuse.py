@@ -61,15 +61,14 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
     # --- identities -----------------------------------------------------------------------
 
     def _cred(self) -> Cred:
-        """The caller as the machine sees it: its owner is root."""
-        uid, gid, _pid = fuse_get_context()
-        if uid == self.owner_uid:
-            uid = 0
-        if gid == self.owner_gid:
-            gid = 0
+        """The caller as the machine sees it: its owner is root. Its supplementary groups
+        come from /proc, as the host kernel's default_permissions check used them."""
+        uid, gid, pid = fuse_get_context()
+        groups = frozenset(self._machine_id(g, self.owner_gid) for g in _groups(pid))
         # the writing task inside the machine is its shell, pid 1 (host processes are not
         # tasks of the machine)
-        return Cred(uid=uid, gid=gid, pid=1)
+        return Cred(uid=self._machine_id(uid, self.owner_uid),
+                    gid=self._machine_id(gid, self.owner_gid), groups=groups, pid=1)  # fmt: skip
 
     def _host_uid(self, uid: int) -> int:
         return self.owner_uid if uid == 0 else uid
@@ -130,10 +129,18 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
 
     def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
         of, cache = self._open_file(fi)
-        if offset == 0 or not cache:
-            text: str = self._call(of.read)
-            cache[:] = [text.encode()]
-        return cache[0][offset : offset + size]
+
+        def render() -> bytes | int:
+            # under the machine's lock, so concurrent reads of one descriptor share a text
+            if offset == 0 or not cache:
+                text = of.read()
+                if isinstance(text, int):
+                    return text
+                cache[:] = [text.encode()]
+            return cache[0][offset : offset + size]
+
+        data: bytes = self._call(render)
+        return data
 
     def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
         of, _ = self._open_file(fi)
@@ -204,6 +211,18 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
 
     def statfs(self, path: str) -> dict[str, int]:
         return {"f_bsize": 4096, "f_frsize": 4096, "f_namemax": 255}
+
+
+def _groups(pid: int) -> list[int]:
+    """The supplementary groups of host process `pid` (none if it has gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Groups:"):
+                    return [int(g) for g in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return []
 
 
 def fuse_options() -> dict[str, Any]:

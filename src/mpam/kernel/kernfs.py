@@ -6,9 +6,9 @@ Modelling that layer once gives resctrl the kernel's behaviour at the edges a cl
 first:
 
 - every node has a mode, an owner and a group (root's unless the creator set them, as
-  ``rdtgroup_kn_set_ugid`` does), and the three timestamps of its creation (``kernfs_iattrs``
-  stamps them with the real-time clock); ``setattr`` changes them as ``kernfs_iop_setattr``
-  does after the VFS's ``setattr_prepare`` checks;
+  ``rdtgroup_kn_set_ugid`` does), and timestamps from the real-time clock: its creation's,
+  a directory's changing as children come and go; ``setattr`` changes them as
+  ``kernfs_iop_setattr`` does after the VFS's ``setattr_prepare`` checks;
 - ``permission`` is ``generic_permission`` (fs/namei.c), which is what ``kernfs_iop_permission``
   calls: owner, group, then other bits, with root's CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH;
 - ``open`` adds the root's ``KERNFS_ROOT_EXTRA_OPEN_PERM_CHECK`` (``kernfs_fop_open``): a
@@ -170,13 +170,15 @@ class KernfsOpenFile:
         """kernfs_fop_write_iter: E2BIG past atomic_write_len (or the write is cut to a
         page), -ENODEV once removed; the handler sees the whole buffer once."""
         ops = self.node.ops
-        if not self.node.active or ops is None:
+        if ops is None:
             return -errno.ENODEV
         if ops.atomic_write_len:
             if len(data) > ops.atomic_write_len:
-                return -errno.E2BIG
+                return -errno.E2BIG  # before kernfs_get_active, as kernfs_fop_write_iter
         else:
             data = data[:PAGE_SIZE]
+        if not self.node.active:
+            return -errno.ENODEV
         if ops.write is None:
             return -errno.EINVAL
         err = ops.write(self.node, data.decode(errors="replace"), self.cred)
@@ -287,7 +289,10 @@ class KernfsRoot:
     def open(self, node: KernfsNode, cred: Cred, read: bool, write: bool) -> KernfsOpenFile | int:
         """may_open's permission check, then kernfs_fop_open's extra check."""
         if node.is_dir:
-            return -errno.EISDIR if write else KernfsOpenFile(node, False, False, cred)
+            if write:
+                return -errno.EISDIR
+            err = generic_permission(node, cred, MAY_READ)
+            return err if err else KernfsOpenFile(node, False, False, cred)
         mask = (MAY_READ if read else 0) | (MAY_WRITE if write else 0)
         err = generic_permission(node, cred, mask)
         if err:
@@ -312,10 +317,15 @@ class KernfsRoot:
         `times` sets (atime, mtime) explicitly, which needs ownership; `touch` sets both to
         now, which write permission also allows."""
         owner = cred.uid == node.uid or cred.privileged
-        if uid is not None and uid != node.uid and not cred.privileged:
+        # chown_ok: the owner may "change" the uid to itself; only CAP_CHOWN changes it
+        if uid is not None and not cred.privileged and (cred.uid != node.uid or uid != node.uid):
             return -errno.EPERM
-        chgrp = gid is not None and gid != node.gid and not cred.privileged
-        if chgrp and (cred.uid != node.uid or not cred.in_group(gid)):  # type: ignore[arg-type]
+        # chgrp_ok: the owner, to a group it is in (or the same one); or CAP_CHOWN
+        if (
+            gid is not None
+            and not cred.privileged
+            and (cred.uid != node.uid or not (gid == node.gid or cred.in_group(gid)))
+        ):
             return -errno.EPERM
         if mode is not None and not owner:
             return -errno.EPERM

@@ -97,13 +97,6 @@ _CNTR_INFO = (("available_mbm_cntrs", 0o444), ("mbm_assign_on_mkdir", 0o644),
 
 
 @dataclass(frozen=True)
-class _Info:
-    """The private data of an info directory: the schema or monitoring resource it shows."""
-
-    name: str
-
-
-@dataclass(frozen=True)
 class _MonDir:
     """The private data of a mon_<resource>_<id> directory (struct mon_data's domain)."""
 
@@ -250,19 +243,23 @@ class ResctrlFs:
         if self.groups is None:
             if self.kf is None:
                 return -errno.EINVAL
-            self.kf = None  # the dead tree resctrl_exit left behind
+            self.kf = None  # the dead tree resctrl_exit left behind; rdt_kill_sb still
+            self._cdp_off()  # turns CDP off (rdt_disable_ctx)
             return 0
         self._teardown()
         for r in self.arch.resources():
             if r.alloc_capable:
                 self.arch.reset_all_ctrls(r)
-        for rid in (ResourceId.L2, ResourceId.L3):
-            if self.arch.get_cdp_enabled(rid):
-                self.arch.set_cdp_enabled(rid, False)
+        self._cdp_off()
         assert self.kf is not None
         self.kf.destroy()
         self.kf = None
         return 0
+
+    def _cdp_off(self) -> None:
+        for rid in (ResourceId.L2, ResourceId.L3):
+            if self.arch.get_cdp_enabled(rid):
+                self.arch.set_cdp_enabled(rid, False)
 
     def _teardown(self) -> None:
         """rmdir_all_sub: every group goes, its tasks and CPUs back to the default group."""
@@ -320,27 +317,14 @@ class ResctrlFs:
         return cred.uid, cred.gid
 
     def _add_files(self, parent: KernfsNode, group: RdtGroup, cred: Cred) -> None:
-        """rdtgroup_add_files: the files of a group directory; the counter assignment file
-        exists while counters can be assigned and shows only in mbm_event mode."""
+        """rdtgroup_add_files: the files of a group directory (the counter assignment file
+        whenever counters can be assigned; in default mode reading it says so)."""
         kf = self.kf
         assert kf is not None
         uid, gid = self._ugid(cred)
         ops = KernfsOps(self._show_group_file, self._write_group_file)
         for f in self._files(group):
-            node = kf.create_file(parent, f.name, f.mode, ops, f, uid, gid)
-            assert isinstance(node, KernfsNode)
-            if Where.CNTR in f.where:
-                kf.show(node, bool(self.counters and self.counters.enabled))
-
-    def _show_cntr_files(self) -> None:
-        """After a change of mbm_assign_mode: mbm_L3_assignments shows or hides."""
-        kf = self.kf
-        assert kf is not None
-        shown = bool(self.counters and self.counters.enabled)
-        for kn in self.kn.values():
-            node = kn.children.get("mbm_L3_assignments")
-            if node is not None:
-                kf.show(node, shown)
+            kf.create_file(parent, f.name, f.mode, ops, f, uid, gid)
 
     def _create_info_dir(self, root: KernfsNode) -> None:
         kf = self.kf
@@ -350,7 +334,7 @@ class ResctrlFs:
         ops = KernfsOps(self._show_info, self._write_info)
         kf.create_file(info, "last_cmd_status", 0o444, ops)
         for name in self._info_dirs():
-            sub = kf.create_dir(info, name, info.mode, _Info(name))
+            sub = kf.create_dir(info, name, info.mode)
             assert isinstance(sub, KernfsNode)
             for file, mode in self._info_files(name):
                 kf.create_file(sub, file, mode, ops)
@@ -606,7 +590,7 @@ class ResctrlFs:
         """One write(2) of `data` by task `pid` with effective uid `euid` (by default root's
         shell, pid 1), or with `cred`: its length on success, a negative errno otherwise."""
         if cred is None:
-            cred = Cred(uid=euid, gid=euid, pid=pid)
+            cred = Cred(uid=euid, gid=0 if euid == 0 else euid, pid=pid)
         of = self.open(path, cred, read=False, write=True)
         if isinstance(of, int):
             return of
@@ -632,8 +616,8 @@ class ResctrlFs:
         if not parent.is_dir:
             return -errno.ENOTDIR
         child = parent.children.get(parts[-1])
-        if child is not None and child.active and not child.hidden:
-            return -errno.EEXIST
+        if child is not None and child.active:
+            return -errno.EEXIST  # kernfs_add_one finds a hidden node too
         err = generic_permission(parent, cred, MAY_WRITE | MAY_EXEC)
         if err:
             return err
@@ -788,9 +772,7 @@ class ResctrlFs:
         if self.counters is None:
             return -errno.EINVAL
         if name == "mbm_assign_mode":
-            err = self.counters.write_mode(data)
-            self._show_cntr_files()
-            return err
+            return self.counters.write_mode(data)
         if name == "mbm_assign_on_mkdir":
             return self.counters.write_on_mkdir(data)
         return -errno.EINVAL  # no write function (rdtgroup_file_write)
@@ -852,7 +834,8 @@ class ResctrlFs:
         in the root, a MON group in a mon_groups directory. The group takes `mode` (the
         caller's umask already applied) and belongs to its creator."""
         if self.groups is None:
-            return -errno.ENOENT
+            # after resctrl_exit: kernfs_iop_mkdir's kernfs_get_active(parent) fails
+            return -errno.ENODEV if self.kf is not None else -errno.ENOENT
         where = self._may_create(path, cred)
         if isinstance(where, int):
             return where
@@ -978,6 +961,10 @@ class ResctrlFs:
         err = generic_permission(new_parent, cred, MAY_WRITE | MAY_EXEC)
         if err:
             return err
+        if node.is_dir and new_parent is not node.parent:
+            err = generic_permission(node, cred, MAY_WRITE)  # vfs_rename: its ".." changes
+            if err:
+                return err
         new_name = dp[-1]
         target = new_parent.children.get(new_name)
         if target is node:
@@ -1025,7 +1012,8 @@ class ResctrlFs:
         checks that (new CLOSID, PMG) is free, so two groups can end up sharing it and the
         index can be freed twice (docs/resctrl.md). mpam keeps its allocator consistent:
         the group keeps its PMG if that index is free under the new CLOSID, else takes
-        another free one; with none free the move is refused with -ENOSPC."""
+        another free one; with none free the move is refused as alloc_rmid refuses a
+        mkdir (-ENOSPC, or -EBUSY while the candidates are in limbo), "Out of RMIDs"."""
         if not self.arch.rmid_depends_on_closid:
             return 0
         assert self.groups is not None
@@ -1039,13 +1027,21 @@ class ResctrlFs:
         old = (group.closid, group.rmid)
         for task in self.kernel.tasks:
             if task.pid and self.arch.match_rmid(task.pid, *old):
-                self.arch.set_closid_rmid(task.pid, new_parent.closid, rmid)
+                self._relabel(task.pid, new_parent.closid, rmid)
         group.closid, group.rmid = new_parent.closid, rmid
         self.worker.forget(group)
         self._reset_mbm(group)
         if self.counters is not None and self.counters.enabled:
             self.counters.assign_on_create(group)
         return 0
+
+    def _relabel(self, pid: int, closid: int, rmid: int) -> None:
+        """rdt_move_group_tasks then update_closid_rmid: a running task's CPU takes its new
+        labels now, not at its next switch."""
+        self.arch.set_closid_rmid(pid, closid, rmid)
+        cpu = self.kernel.tasks[pid].cpu
+        if cpu is not None:
+            self.arch.sync_cpu_closid_rmid(cpu)
 
     def _mongrp_reparent(self, group: RdtGroup, new_parent: RdtGroup, new_name: str) -> None:
         """mongrp_reparent: the group joins its new parent; its tasks take the parent's
@@ -1055,7 +1051,7 @@ class ResctrlFs:
         if new_parent is not old_parent:
             for task in self.kernel.tasks:
                 if task.pid and self.arch.match_rmid(task.pid, group.closid, group.rmid):
-                    self.arch.set_closid_rmid(task.pid, new_parent.closid, group.rmid)
+                    self._relabel(task.pid, new_parent.closid, group.rmid)
             group.closid = new_parent.closid
             if self.counters is not None and not self.arch.rmid_depends_on_closid:
                 self.counters.reassign(group)
