@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 
+from mpam.kernel import kstrtox
 from mpam.resctrl.arch import (
     CdpType,
     CtrlDomain,
@@ -75,45 +76,23 @@ MBA_MAX_MBPS = U32_MAX
 #: The mba_MBps targets, MiB/s by (closid, MB domain id): struct rdt_ctrl_domain's mbps_val.
 MbpsValues = MutableMapping[tuple[int, int], int]
 
-# The kernel's isspace() for strim(), ASCII part.
-_SPACE = " \t\n\v\f\r"
-_DIGITS = {10: frozenset("0123456789"), 16: frozenset("0123456789abcdefABCDEF")}
 _BW_RESOURCES = (ResourceId.MBA, ResourceId.SMBA)
 
 
-# --- number parsing (lib/kstrtox.c) ------------------------------------------------------
-
-
-def _kstrtoull(s: str, base: int, limit: int) -> int | None:
-    if base not in _DIGITS:
-        raise ValueError(f"base {base} is not supported")
-    if s.startswith("+"):
-        s = s[1:]
-    if base == 16 and len(s) >= 2 and s[0] == "0" and s[1] in "xX":
-        s = s[2:]
-    if s.endswith("\n"):
-        s = s[:-1]
-    if not s or not set(s) <= _DIGITS[base]:
-        return None
-    value = int(s, base)
-    return value if value <= limit else None
+# --- number parsing (lib/kstrtox.c, in mpam.kernel.kstrtox) ---------------------------------
 
 
 def kstrtoul(s: str, base: int) -> int | None:
-    """kstrtoul (64-bit): the value, or None where the kernel returns an error.
-
-    One leading ``+``; for base 16 then an optional ``0x``/``0X``; at least one digit; one
-    trailing newline allowed; nothing else (no spaces, no ``-``); at most ULONG_MAX."""
-    return _kstrtoull(s, base, ULONG_MAX)
+    """kstrtoul (64-bit): the value, or None where the kernel returns an error (parse_line
+    and its validators turn every error into their own message and EINVAL)."""
+    err, value = kstrtox.kstrtoul(s, base)
+    return None if err else value
 
 
 def kstrtou32(s: str, base: int) -> int | None:
     """kstrtou32: as `kstrtoul`, at most U32_MAX."""
-    return _kstrtoull(s, base, U32_MAX)
-
-
-def _strim(s: str) -> str:
-    return s.strip(_SPACE)
+    err, value = kstrtox.kstrtou32(s, base)
+    return None if err else value
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -311,7 +290,7 @@ class _Write:
             d = next((d for d in _domains(r) if d.id == dom_id), None)
             if d is None:
                 return -errno.EINVAL  # no message
-            value = _strim(value)
+            value = kstrtox.strim(value)
             if r.schema_fmt is SchemaFormat.BITMAP:
                 err = self.parse_cbm(s, d, value)
             else:
@@ -434,7 +413,7 @@ def schemata_write(
     try:
         for line in buf.split("\n"):
             name, colon, value = line.partition(":")
-            name = _strim(name)
+            name = kstrtox.strim(name)
             if not colon:
                 return w.fail("Missing ':'\n")
             if not value:
