@@ -164,3 +164,16 @@ def test_cpu_hotplug_moves_cpus_between_groups(fs: ResctrlFs, m: Machine) -> Non
     assert m.cpu_up(5) == 0
     assert fs.read("cpus_list") == "0-3,5-15\n" and fs.read("g/cpus_list") == "4\n"
     assert default[5] == 0
+
+
+def test_a_name_taken_only_with_debug() -> None:
+    """rdtgroup_mkdir_ctrl_mon -> kernfs_create_dir: EEXIST for a name the root already
+    holds, which for ctrl_hw_id is only so with -o debug (RFTYPE_DEBUG); nothing is
+    allocated by the refusal."""
+    fs = Machine("tiny").boot().resctrl
+    assert fs is not None and fs.mount("debug") == 0
+    free = list(fs.rmids.free)
+    assert fs.mkdir("ctrl_hw_id") == -errno.EEXIST
+    assert fs.rmids.free == free and fs.groups is not None and len(fs.groups.ctrl_groups) == 1
+    assert fs.umount() == 0 and fs.mount("") == 0
+    assert fs.mkdir("ctrl_hw_id") == 0 and fs.read("ctrl_hw_id/mode") == "shareable\n"

@@ -40,6 +40,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "dmesg": LazyCommand(
         "mpam.cli.machine", "dmesg", "The kernel log, with timestamps in simulated time."
     ),
+    "inject": LazyCommand(
+        "mpam.cli.machine", "inject_error", "Make an MSC detect an error (fault injection)."
+    ),
     "inventory": LazyCommand(
         "mpam.cli.inventory", "inventory", "List a platform's CPUs, caches, memory and MSCs."
     ),

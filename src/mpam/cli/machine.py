@@ -26,6 +26,7 @@ __all__ = [
     "boot",
     "cpu",
     "dmesg",
+    "inject_error",
     "list_",
     "mount",
     "ps",
@@ -322,3 +323,23 @@ def umount(directory: str, name: str | None) -> None:
         else "no resctrl is mounted"
     )
     raise click.ClickException(f"umount {directory}: not a resctrl mount of {whose}; {where}")
+
+
+@click.command("inject")
+@name_option
+@click.option("--partid", type=click.IntRange(min=0), default=0, help="The PARTID it reports.")
+@click.option("--pmg", type=click.IntRange(min=0), default=0, help="The PMG it reports.")
+@click.argument("msc")
+@click.argument("code")
+def inject_error(name: str | None, partid: int, pmg: int, msc: str, code: str) -> None:
+    """Make MSC detect an error, as hardware would (fault injection).
+
+    CODE is an MPAMF_ESR.ERRCODE name from the Arm MPAM specification, e.g.
+    REQ_PARTID_RANGE or PARTID_SEL_RANGE. The MSC records it in MPAMF_ESR and raises its
+    error interrupt; Linux's driver reports it and disables MPAM, and resctrl goes away
+    with it (resctrl_exit), as on a real machine."""
+    reason = call(name, "inject_error", msc=msc, code=code, partid=partid, pmg=pmg)
+    if reason:
+        click.echo(f"{msc}: {code.upper()} raised; MPAM disabled ({reason})")
+    else:
+        click.echo(f"{msc}: {code.upper()} raised")

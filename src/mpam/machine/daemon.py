@@ -23,6 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mpam.hw import regmap, sysregs
+from mpam.hw.msc import ErrorCode
+from mpam.hw.pcc import PccMsc
 from mpam.machine.client import log_file, pid_file, runtime_dir, socket_path
 from mpam.machine.machine import Machine
 from mpam.platform.reader import format_cpulist
@@ -127,6 +129,26 @@ def _cpu(m: Machine, args: Request) -> int:
     return m.cpu_up(cpu) if args.get("online") else m.cpu_down(cpu)
 
 
+def _inject_error(m: Machine, args: Request) -> str:
+    """Fault injection: MSC `args["msc"]` detects error `args["code"]` (an MPAMF_ESR.ERRCODE
+    name) as hardware would; its error interrupt is taken at once, so the driver reports
+    it and, if MPAM was on, disables MPAM (and resctrl goes with it)."""
+    mscs = [d.name for d in m.platform.mscs]
+    name = str(args["msc"])
+    if name not in mscs:
+        raise Refused(f"no MSC named {name!r}: the machine's MSCs are {_names(mscs)}")
+    codes = [c.name for c in ErrorCode if c is not ErrorCode.NONE]
+    code = str(args["code"]).upper()
+    if code not in codes:
+        raise Refused(f"no error code {args['code']!r}: use one of {', '.join(codes)}")
+    device = m.hw.msc(name)
+    msc = device.msc if isinstance(device, PccMsc) else device
+    msc.inject_error(ErrorCode[code], partid_mon=int(args.get("partid") or 0),
+                     pmg=int(args.get("pmg") or 0))  # fmt: skip
+    m.service()
+    return m.driver.disable_reason or ""
+
+
 def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
     kind = args.get("kind", "all")
     cpu, register, msc = args.get("cpu"), args.get("register"), args.get("msc")
@@ -220,6 +242,7 @@ def handlers() -> dict[str, Callable[[Machine, Request], Any]]:
         "dmesg": _dmesg,
         "cpu": _cpu,
         "trace": _trace,
+        "inject_error": _inject_error,
         "run": _run,
         "kill": _kill,
         "stats": _stats,
