@@ -70,7 +70,8 @@ class Cred:
         return gid == self.gid or gid in self.groups
 
 
-ROOT = Cred()
+#: root, as the machine's shell (pid 1): who writes when no caller is named
+ROOT = Cred(pid=1)
 
 
 @dataclass(frozen=True)
