@@ -71,6 +71,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "step": LazyCommand(
         "mpam.cli.sim", "step", "Advance simulated time by a duration; print the clock."
     ),
+    "sysfs": LazyCommand(
+        "mpam.cli.machine", "sysfs", "Mount the machine's /sys/devices/system/cpu at a directory."
+    ),
     "time": LazyCommand(
         "mpam.cli.sim", "time_", "The simulated clock, and how fast it runs against the wall."
     ),

@@ -32,6 +32,7 @@ __all__ = [
     "ps",
     "shutdown",
     "status",
+    "sysfs",
     "trace",
     "umount",
 ]
@@ -309,7 +310,8 @@ def umount(directory: str, name: str | None) -> None:
         raise click.ClickException(f"umount {directory}: no machine is running")
     mounts: dict[str, client.RunningMachine] = {}
     for machine in machines:
-        for mounted in request(machine, "status")["mounts"]:
+        info = request(machine, "status")
+        for mounted in [*info["mounts"], *info.get("sysfs_mounts", [])]:
             mounts[mounted] = machine
     if path in mounts:
         ret = request(mounts[path], "umount", dir=path)
@@ -343,3 +345,22 @@ def inject_error(name: str | None, partid: int, pmg: int, msc: str, code: str) -
         click.echo(f"{msc}: {code.upper()} raised; MPAM disabled ({reason})")
     else:
         click.echo(f"{msc}: {code.upper()} raised")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@name_option
+def sysfs(directory: str, name: str | None) -> None:
+    """Mount the machine's /sys/devices/system/cpu at DIRECTORY, for tools that take a sysfs
+    root: online, possible and present CPUs, each CPU's topology and its caches as Linux's
+    cacheinfo finds them in the machine's PPTT (cache/indexN/id, level, type, size, ...).
+    CPU hotplug shows at once. `mpam umount DIRECTORY` takes it away."""
+    path = os.path.abspath(directory)
+    if not os.path.isdir(path):
+        raise click.ClickException(
+            f"mount the machine's sysfs at {directory}: the mount point does not exist: "
+            f"create it first (mkdir -p {directory})"
+        )
+    ret = call(name, "mount_sysfs", dir=path)
+    if ret:
+        raise click.ClickException(f"mount the machine's sysfs at {directory}: {errno_text(ret)}")

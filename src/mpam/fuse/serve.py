@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from mpam.fuse.resctrl_fuse import mount
+from mpam.fuse.tree_fuse import mount_tree
 from mpam.machine.daemon import DEFAULT_SAMPLE, serve
 
 __all__ = ["main"]
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         args.name,
         args.platform,
         fuse_mount=mount,
+        tree_mount=mount_tree,
         paused=args.paused,
         sample=args.sample,
         seed=args.seed,

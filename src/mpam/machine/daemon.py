@@ -25,6 +25,7 @@ from typing import Any
 from mpam.hw import regmap, sysregs
 from mpam.hw.msc import ErrorCode
 from mpam.hw.pcc import PccMsc
+from mpam.kernel.cpu_sysfs import cpu_sysfs
 from mpam.machine.client import log_file, pid_file, runtime_dir, socket_path
 from mpam.machine.machine import Machine
 from mpam.platform.reader import format_cpulist
@@ -50,6 +51,9 @@ DEFAULT_SAMPLE = 64
 #: Serves a FUSE mount of the machine's resctrl until unmounted (provided by mpam.fuse, the
 #: layer above, which starts the daemon).
 FuseMount = Callable[[ResctrlFs, str, threading.Lock, Callable[[], None]], None]
+#: Serves a read-only FUSE mount of a tree of files ({path: text}, rendered afresh for every
+#: look) until unmounted: the machine's /sys/devices/system/cpu.
+TreeMount = Callable[[Callable[[], dict[str, str]], str, threading.Lock], None]
 
 
 class Refused(Exception):
@@ -115,6 +119,7 @@ def _status(m: Machine, args: Request) -> dict[str, Any]:
         "pmgs": d.pmg_max + 1 if d.enabled else 0,
         "mscs": len(d.mscs),
         "mounts": dict(m.mounts),
+        "sysfs_mounts": sorted(m.sysfs_mounts),
         "mount_error": m.resctrl.mount_error if m.resctrl is not None else "",
         "classes": d.describe()["classes"],
     }
@@ -318,7 +323,40 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     stopping: bool = False
     mounts: dict[str, threading.Thread]
     fuse_mount: FuseMount | None = None
+    tree_mount: TreeMount | None = None
+    sysfs_mounts: dict[str, threading.Thread]
     clock: SimClock
+
+    @staticmethod
+    def _wait_for(path: str, thread: threading.Thread) -> bool:
+        for _ in range(400):  # the mount appears within a few milliseconds
+            if os.path.ismount(path) or not thread.is_alive():
+                break
+            time.sleep(0.01)
+        return os.path.ismount(path)
+
+    def mount_sysfs(self, args: Request) -> int:
+        """Mount the machine's /sys/devices/system/cpu at args["dir"]: 0 or -errno."""
+        path = os.path.realpath(str(args["dir"]))
+        if not os.path.isdir(path):
+            return -errno.ENOENT
+        if path in self.sysfs_mounts or path in self.mounts:
+            return -errno.EBUSY
+        if self.tree_mount is None:
+            return -errno.ENODEV  # started without FUSE support
+        m = self.machine
+
+        def render() -> dict[str, str]:
+            return cpu_sysfs(m.platform.cpus, m.pptt, m.kernel.cpuhp.online_mask)
+
+        thread = threading.Thread(target=self.tree_mount, args=(render, path, self.lock),
+                                  daemon=True)  # fmt: skip
+        thread.start()
+        if not self._wait_for(path, thread):
+            return -errno.EIO
+        self.sysfs_mounts[path] = thread
+        m.sysfs_mounts.add(path)
+        return 0
 
     def mount(self, args: Request) -> int:
         """Mount resctrl at args["dir"] with args["options"]: 0 or a negative errno."""
@@ -340,11 +378,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             target=self.fuse_mount, args=(fs, path, self.lock, self.machine.service), daemon=True
         )
         thread.start()
-        for _ in range(400):  # the mount appears within a few milliseconds
-            if os.path.ismount(path) or not thread.is_alive():
-                break
-            time.sleep(0.01)
-        if not os.path.ismount(path):
+        if not self._wait_for(path, thread):
             with self.lock:
                 fs.umount()
             return -errno.EIO
@@ -354,6 +388,12 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def umount(self, args: Request) -> int:
         path = os.path.realpath(str(args["dir"]))
+        tree = self.sysfs_mounts.pop(path, None)
+        if tree is not None:
+            self.machine.sysfs_mounts.discard(path)
+            subprocess.run(["fusermount3", "-u", path], check=False, capture_output=True)
+            tree.join(timeout=10)
+            return 0
         thread = self.mounts.pop(path, None)
         if thread is None:
             return -errno.EINVAL
@@ -366,7 +406,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             return fs.umount()
 
     def unmount_all(self) -> None:
-        for path in list(self.mounts):
+        for path in [*self.sysfs_mounts, *self.mounts]:
             self.umount({"dir": path})
 
 
@@ -391,7 +431,7 @@ class _Handler(socketserver.StreamRequestHandler):
                             self.server.clock.set_paused(bool(pause))
                     self._reply({"ok": True, "result": self.server.clock.info()})
                     return
-                if op in ("mount", "umount"):
+                if op in ("mount", "umount", "mount_sysfs"):
                     self._reply(
                         {"ok": True, "result": getattr(self.server, op)(request.get("args", {}))}
                     )
@@ -437,6 +477,7 @@ def serve(
     platform: str,
     fuse_mount: FuseMount | None = None,
     *,
+    tree_mount: TreeMount | None = None,
     paused: bool = False,
     sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
@@ -465,6 +506,8 @@ def serve(
     server.lock = threading.Lock()
     server.mounts = {}
     server.fuse_mount = fuse_mount
+    server.tree_mount = tree_mount
+    server.sysfs_mounts = {}
     server.clock = SimClock(machine, server.lock, paused)
     ticker = threading.Thread(target=server.clock.run, daemon=True)
     ticker.start()

@@ -86,6 +86,8 @@ class Machine:
         self.sim = Engine(self.platform, self.hw, k, sample=sample, policy=policy, seed=seed)
         #: Where this machine's resctrl is mounted through FUSE, and with which options.
         self.mounts: dict[str, str] = {}
+        #: where its /sys/devices/system/cpu is mounted (`mpam sysfs`)
+        self.sysfs_mounts: set[str] = set()
         self._wire_interrupts()
 
     # --- boot -----------------------------------------------------------------------------
