@@ -251,3 +251,17 @@ def test_moved_mon_group_keeps_its_tasks_alone(mnt: Path) -> None:
     assert _errno(os.rename, m1, mnt / "g3" / "mon_groups" / "y") == errno.ENOSPC
     assert (mnt / "info" / "last_cmd_status").read_text() == "Out of RMIDs\n"
     assert m1.exists() and (m1 / "tasks").read_text() == f"{pid}\n"
+
+
+def test_an_unprivileged_agent_reads_every_groups_mon_data(mnt: Path) -> None:
+    """A monitoring agent as `nobody` walks every group's mon_data and reads each event file
+    (mode 0444 through 0755/0555 directories), as it would on the kernel's resctrl."""
+    for rel in ("g1", "g1/mon_groups/m1", "g2"):
+        os.mkdir(mnt / rel)
+    files = sorted(str(p) for p in mnt.rglob("mon_data/*/*"))
+    assert len(files) == 4 * 2  # root, g1, m1, g2: llc_occupancy and mbm_total_bytes
+    read = _as_nobody("sh", "-c", 'for f in "$@"; do cat "$f" || exit 1; done', "agent", *files)
+    assert read.returncode == 0, read.stderr
+    values = read.stdout.split()
+    assert len(values) == len(files)
+    assert all(v.isdigit() or v in ("Unavailable", "Unassigned") for v in values)
