@@ -8,6 +8,7 @@ setpriv, as a monitoring agent would run.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import shutil
@@ -265,3 +266,17 @@ def test_an_unprivileged_agent_reads_every_groups_mon_data(mnt: Path) -> None:
     values = read.stdout.split()
     assert len(values) == len(files)
     assert all(v.isdigit() or v in ("Unavailable", "Unassigned") for v in values)
+
+
+def test_rename_flags_are_refused(mnt: Path) -> None:
+    """kernfs_iop_rename: renameat2 with any flag (RENAME_NOREPLACE here) is EINVAL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_noreplace = -100, 1
+    os.mkdir(mnt / "g1")
+    os.mkdir(mnt / "g1" / "mon_groups" / "m")
+    old = str(mnt / "g1" / "mon_groups" / "m").encode()
+    new = str(mnt / "g1" / "mon_groups" / "n").encode()
+    assert libc.renameat2(at_fdcwd, old, at_fdcwd, new, rename_noreplace) == -1
+    assert ctypes.get_errno() == errno.EINVAL
+    assert libc.renameat2(at_fdcwd, old, at_fdcwd, new, 0) == 0
+    assert (mnt / "g1" / "mon_groups" / "n").is_dir()

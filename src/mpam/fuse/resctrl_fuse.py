@@ -249,6 +249,14 @@ def mount(fs: ResctrlFs, mountpoint: str, lock: threading.Lock, after: Callable[
     thread). Multi-threaded; the lock serialises the operations."""
     from mfusepy import FUSE
 
-    FUSE(ResctrlFuse(fs, lock, after), mountpoint, foreground=True, nothreads=False,
-         raw_fi=True, fsname="resctrl", subtype="resctrl", max_threads=16,
-         **fuse_options())  # fmt: skip
+    class _Fuse(FUSE):  # type: ignore[misc]
+        def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
+            """renameat2's flags (RENAME_NOREPLACE, RENAME_EXCHANGE) reach the filesystem:
+            kernfs_iop_rename refuses any with EINVAL (mfusepy would drop them)."""
+            if flags:
+                return -errno.EINVAL
+            return int(super().rename_fuse_3(old, new, flags))
+
+    _Fuse(ResctrlFuse(fs, lock, after), mountpoint, foreground=True, nothreads=False,
+          raw_fi=True, fsname="resctrl", subtype="resctrl", max_threads=16,
+          **fuse_options())  # fmt: skip
