@@ -41,3 +41,35 @@ def test_hotplug_shows() -> None:
     assert t["cpu0/cache/index3/shared_cpu_list"] == "0-2,4-15\n"
     assert m.cpu_up(3) == 0
     assert _tree(m) == cpu_sysfs(m.platform.cpus, m.pptt, range(16))
+
+
+def test_topology_ids_come_from_the_pptt_as_arm64_reads_them() -> None:
+    """parse_acpi_topology with find_acpi_cpu_topology(cpu, 0/1), _cluster and _package:
+    an unthreaded CPU's core_id is its leaf node's ACPI processor id; on a threaded core it
+    is the parent core node's id, and the two threads are each other's core siblings."""
+    from importlib import resources
+
+    from mpam.firmware import CacheTopology, build_tables, parse_pptt
+    from mpam.platform import from_toml_text
+
+    text = (resources.files("mpam.platform") / "presets" / "tiny.toml").read_text()
+    threaded = from_toml_text(
+        text.replace("cores_per_cluster = 4", "cores_per_cluster = 2\nthreads_per_core = 2")
+    )
+    caches = CacheTopology(parse_pptt(build_tables(threaded)["PPTT.aml"]))
+    t = cpu_sysfs(threaded.cpus, caches, range(4))
+    assert [t[f"cpu{i}/topology/core_cpus_list"] for i in range(4)] == [
+        "0-1\n",
+        "0-1\n",
+        "2-3\n",
+        "2-3\n",
+    ]
+    assert t["cpu3/topology/core_id"] == f"{threaded.cpus[3].core}\n"
+    assert t["cpu3/topology/package_cpus_list"] == "0-3\n"
+    m = Machine("rdn2").boot()
+    t = _tree(m)
+    cpu = m.platform.cpus[15]
+    assert (t["cpu15/topology/core_id"], t["cpu15/topology/cluster_cpus_list"]) == (
+        f"{cpu.acpi_uid}\n",
+        "14-15\n",
+    )

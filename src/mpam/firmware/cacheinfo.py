@@ -297,6 +297,29 @@ class CacheTopology:
         include the one with this id; empty when none do."""
         return tuple(sorted({uid for uid, _ in self._id_matches(cache_id)}))
 
+    def topology_ids(self, uid: int) -> tuple[int, int, int, int]:
+        """(package, cluster, core, thread) of a CPU as arm64's parse_acpi_topology takes
+        them (drivers/acpi/pptt.c find_acpi_cpu_topology, _cluster, _package): a node's
+        ACPI processor id when flagged valid, else its offset in the table; a thread's core
+        is its parent; the cluster is the core's parent; thread -1 on an unthreaded CPU.
+        (-1, -1, -1, -1) when the table has no such CPU."""
+        pptt = self.pptt
+        leaf = _cpu_node(pptt, uid)
+        if leaf is None:
+            return (-1, -1, -1, -1)
+        path = _path(pptt, leaf)
+
+        def node_id(n: ProcessorNode) -> int:
+            return n.acpi_processor_id if n.has(ProcessorFlags.ID_VALID) else n.offset
+
+        threaded = leaf.has(ProcessorFlags.THREAD)
+        core = path[1] if threaded and len(path) > 1 else leaf
+        thread = node_id(leaf) if threaded else -1
+        at = path.index(core)
+        cluster = path[at + 1] if at + 1 < len(path) else core
+        package = next((n for n in path if n.has(ProcessorFlags.PHYSICAL_PACKAGE)), path[-1])
+        return node_id(package), node_id(cluster), node_id(core), thread
+
     def cpus_from_container(self, uid: int) -> tuple[int, ...]:
         """acpi_pptt_get_cpus_from_container: the CPUs below the first non-leaf processor node
         with a valid ACPI processor id equal to `uid`; empty when there is none."""

@@ -5,7 +5,8 @@ lists and each `cpuN/online`; drivers/base/topology.c gives `cpuN/topology/*` wh
 is online; drivers/base/cacheinfo.c gives `cpuN/cache/indexM/*` from the caches cacheinfo
 found in the PPTT (the tree the MPAM driver waits for before it probes), also while the CPU
 is online (cacheinfo_cpu_online / cacheinfo_cpu_pre_down). Read for the file names and
-formats, written anew. Topology ids are the platform's package, cluster and core numbers.
+formats, written anew. Topology ids are what arm64's parse_acpi_topology takes from the
+machine's PPTT (CacheTopology.topology_ids).
 
 `cpu_sysfs(...)` renders the whole tree as {relative path: text}; it is cheap enough to
 render afresh for every look, so hotplug shows at once.
@@ -47,16 +48,19 @@ def cpu_sysfs(
     }
     by_uid = {c.acpi_uid: c.index for c in cpus}
     leaves = caches.leaves()
+    ids = {c.index: caches.topology_ids(c.acpi_uid) for c in cpus}
     for c in cpus:
         d = f"cpu{c.index}"
         out[f"{d}/online"] = "1\n" if c.index in up else "0\n"
         if c.index not in up:
             continue
-        core = [x.index for x in cpus if x.core == c.core]
-        cluster = [x.index for x in cpus if x.cluster == c.cluster]
-        package = [x.index for x in cpus if x.package == c.package]
-        for name, value in (("physical_package_id", c.package), ("cluster_id", c.cluster),
-                            ("core_id", c.core)):  # fmt: skip
+        pkg_id, cluster_id, core_id, _ = ids[c.index]
+        # the sibling masks of drivers/base/arch_topology.c update_siblings_masks
+        core = [x for x, i in ids.items() if i[0] == pkg_id and i[2] == core_id]
+        cluster = [x for x, i in ids.items() if i[0] == pkg_id and i[1] == cluster_id]
+        package = [x for x, i in ids.items() if i[0] == pkg_id]
+        for name, value in (("physical_package_id", pkg_id), ("cluster_id", cluster_id),
+                            ("core_id", core_id)):  # fmt: skip
             out[f"{d}/topology/{name}"] = f"{value}\n"
         for name, sharers in (("core_cpus", core), ("thread_siblings", core),
                               ("cluster_cpus", cluster), ("core_siblings", package),
