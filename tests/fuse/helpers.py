@@ -4,6 +4,8 @@ write(2) as a shell's `echo ... > file` makes it, and shutting the machines down
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,31 @@ def run_cli(*args: str) -> tuple[int, str]:
     """`mpam ARGS...`: its exit status and output."""
     result = CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
     return result.exit_code, result.output
+
+
+def run_ok(*args: str) -> str:
+    """`mpam ARGS...`, which must succeed: its output."""
+    code, out = run_cli(*args)
+    assert code == 0, out
+    return out
+
+
+@contextmanager
+def paused_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str, name: str, *, mount: str
+) -> Iterator[Path]:
+    """A paused machine of `platform` in a runtime directory of the test's own, with its
+    resctrl (`mount="mount"`) or its sysfs (`mount="sysfs"`) mounted at a fresh directory;
+    shut down afterwards."""
+    monkeypatch.setenv("MPAM_RUNTIME_DIR", str(tmp_path / "run"))
+    point = tmp_path / mount
+    point.mkdir()
+    run_ok("boot", "-p", platform, "--paused", "--name", name)
+    run_ok(mount, "-n", name, str(point))
+    try:
+        yield point
+    finally:
+        shutdown_all()
 
 
 def write_once(path: Path, text: str) -> None:

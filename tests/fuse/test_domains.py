@@ -13,28 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import needs_fuse, run_cli, shutdown_all, write_once
+from .helpers import needs_fuse, paused_machine, run_cli, run_ok, write_once
 
 pytestmark = needs_fuse
 
 NAME = "domains"
 
 
-def _ok(*args: str) -> str:
-    code, out = run_cli(*args)
-    assert code == 0, out
-    return out
+_ok = run_ok
 
 
 @pytest.fixture
 def mnt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("MPAM_RUNTIME_DIR", str(tmp_path / "run"))
-    point = tmp_path / "resctrl"
-    point.mkdir()
-    _ok("boot", "-p", "two-socket", "--paused", "--name", NAME)
-    _ok("mount", "-n", NAME, str(point))
-    yield point
-    shutdown_all()
+    with paused_machine(tmp_path, monkeypatch, "two-socket", NAME, mount="mount") as point:
+        yield point
 
 
 def _line(path: Path, schema: str) -> str:

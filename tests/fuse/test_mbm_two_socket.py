@@ -17,7 +17,7 @@ import pytest
 
 from mpam.machine import client
 
-from .helpers import needs_fuse, run_cli, shutdown_all, write_once
+from .helpers import needs_fuse, paused_machine, run_ok, write_once
 
 pytestmark = needs_fuse
 _write = write_once
@@ -25,21 +25,13 @@ _write = write_once
 NAME = "mbm2s"
 
 
-def _run(*args: str) -> str:
-    code, out = run_cli(*args)
-    assert code == 0, out
-    return out
+_run = run_ok
 
 
 @pytest.fixture
 def mnt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("MPAM_RUNTIME_DIR", str(tmp_path / "run"))
-    point = tmp_path / "resctrl"
-    point.mkdir()
-    _run("boot", "-p", "two-socket", "--paused", "--name", NAME)
-    _run("mount", "-n", NAME, str(point))
-    yield point
-    shutdown_all()
+    with paused_machine(tmp_path, monkeypatch, "two-socket", NAME, mount="mount") as point:
+        yield point
 
 
 def _mbm(mnt: Path, group: str, domain: str) -> int:

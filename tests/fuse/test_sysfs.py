@@ -10,26 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import needs_fuse, run_cli, shutdown_all
+from .helpers import needs_fuse, paused_machine, run_ok
 
 pytestmark = needs_fuse
 
 
-def _ok(*args: str) -> str:
-    code, out = run_cli(*args)
-    assert code == 0, out
-    return out
+_ok = run_ok
 
 
 @pytest.fixture
 def cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("MPAM_RUNTIME_DIR", str(tmp_path / "run"))
-    point = tmp_path / "cpu"
-    point.mkdir()
-    _ok("boot", "-p", "rdn2", "--paused")
-    _ok("sysfs", str(point))
-    yield point
-    shutdown_all()
+    with paused_machine(tmp_path, monkeypatch, "rdn2", "sysfs", mount="sysfs") as point:
+        yield point
 
 
 def test_the_tree_follows_hotplug(cpu: Path) -> None:

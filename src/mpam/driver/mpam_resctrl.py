@@ -105,6 +105,18 @@ class _Dom:
 _D = TypeVar("_D", CtrlDomain, MonDomain)
 
 
+def _leave(d: _D | None, cpu: int, domains: list[_D]) -> bool:
+    """`cpu` leaves domain `d`; True when that was its last CPU (or there is no `d`), and
+    then `d` is off the resource's list already, as mpam_resctrl_offline_cpu takes it."""
+    if d is None:
+        return True
+    d.cpus.discard(cpu)
+    if d.cpus:
+        return False
+    domains.remove(d)
+    return True
+
+
 def _insert(domains: list[_D], d: _D) -> None:
     """mpam_resctrl_domain_insert: keep the list sorted by id (resctrl_find_domain)."""
     insort(domains, d, key=lambda x: x.id)
@@ -377,21 +389,12 @@ class MpamResctrl(ResctrlArch):
             dom = self._dom_of_cpu(rid, cpu)
             if dom is None:
                 continue  # WARN_ON_ONCE in the kernel
-            ctrl_empty = mon_empty = True
-            if dom.ctrl is not None:
-                dom.ctrl.cpus.discard(cpu)
-                ctrl_empty = not dom.ctrl.cpus
-                if ctrl_empty:
-                    r.ctrl_domains.remove(dom.ctrl)
-                    if self.fs is not None:
-                        self.fs.offline_ctrl_domain(r, dom.ctrl)
-            if dom.mon is not None:
-                dom.mon.cpus.discard(cpu)
-                mon_empty = not dom.mon.cpus
-                if mon_empty:
-                    r.mon_domains.remove(dom.mon)
-                    if self.fs is not None:
-                        self.fs.offline_mon_domain(r, dom.mon)
+            ctrl_empty = _leave(dom.ctrl, cpu, r.ctrl_domains)
+            if ctrl_empty and dom.ctrl is not None and self.fs is not None:
+                self.fs.offline_ctrl_domain(r, dom.ctrl)
+            mon_empty = _leave(dom.mon, cpu, r.mon_domains)
+            if mon_empty and dom.mon is not None and self.fs is not None:
+                self.fs.offline_mon_domain(r, dom.mon)
             if ctrl_empty and mon_empty:  # kfree(dom): the arch's side of it goes too
                 self._doms[rid].remove(dom)
                 if dom.mon is not None:

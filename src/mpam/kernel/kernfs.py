@@ -98,7 +98,6 @@ class KernfsNode:
     ops: KernfsOps | None = None
     children: dict[str, KernfsNode] = field(default_factory=dict)
     active: bool = True
-    hidden: bool = False
     atime: int = 0
     mtime: int = 0
 
@@ -119,8 +118,8 @@ class KernfsNode:
         return 2 + self.subdirs if self.is_dir else 1
 
     def visible(self) -> Iterator[KernfsNode]:
-        """The children readdir and lookup see (kernfs_show can hide a node)."""
-        return (c for c in self.children.values() if c.active and not c.hidden)
+        """The children readdir and lookup see: the active ones."""
+        return (c for c in self.children.values() if c.active)
 
     def path(self) -> list[str]:
         parts: list[str] = []
@@ -187,12 +186,11 @@ class KernfsOpenFile:
 
 
 class KernfsRoot:
-    """struct kernfs_root: one tree, its clock for timestamps, and its open-time check."""
+    """struct kernfs_root: one tree and its clock for timestamps. Its open-time check is
+    KERNFS_ROOT_EXTRA_OPEN_PERM_CHECK's, the flag resctrl's root is created with."""
 
-    def __init__(self, now_ns: Callable[[], int], root_priv: Any = None,
-                 extra_open_perm_check: bool = True) -> None:  # fmt: skip
+    def __init__(self, now_ns: Callable[[], int], root_priv: Any = None) -> None:
         self.now_ns = now_ns
-        self.extra_open_perm_check = extra_open_perm_check
         # kernfs_create_root: the root directory is S_IRUGO | S_IXUGO, owned by root
         self.kn = self._new(None, "", stat.S_IFDIR | 0o555, root_priv, None, 0, 0)
 
@@ -260,11 +258,6 @@ class KernfsRoot:
         new_parent.mtime = new_parent.ctime = node.ctime = now
         return 0
 
-    @staticmethod
-    def show(node: KernfsNode, shown: bool) -> None:
-        """kernfs_show: hide a node from lookup and readdir, or show it again."""
-        node.hidden = not shown
-
     # --- lookup ---------------------------------------------------------------------------
 
     def lookup(self, parts: list[str], cred: Cred = ROOT) -> KernfsNode | int:
@@ -280,7 +273,7 @@ class KernfsRoot:
             if err:
                 return err
             child = node.children.get(name)
-            if child is None or not child.active or child.hidden:
+            if child is None or not child.active:
                 return -errno.ENOENT
             node = child
         return node
@@ -301,11 +294,10 @@ class KernfsRoot:
         ops = node.ops
         if not node.active or ops is None:
             return -errno.ENODEV
-        if self.extra_open_perm_check:
-            if write and (not node.perm & 0o222 or ops.write is None):
-                return -errno.EACCES
-            if read and (not node.perm & 0o444 or ops.show is None):
-                return -errno.EACCES
+        if write and (not node.perm & 0o222 or ops.write is None):
+            return -errno.EACCES
+        if read and (not node.perm & 0o444 or ops.show is None):
+            return -errno.EACCES
         return KernfsOpenFile(node, read, write, cred)
 
     # --- attributes -----------------------------------------------------------------------

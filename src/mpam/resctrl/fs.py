@@ -373,20 +373,25 @@ class ResctrlFs(ResctrlFiles):
         assert self.kf is not None
         return self.kf.setattr(node, cred, **attrs)  # type: ignore[arg-type]
 
+    def _parent_dir(self, parts: list[str], cred: Cred) -> KernfsNode | int:
+        """The directory a path's last name goes in, walked with `cred`."""
+        parent = self.lookup("/".join(parts[:-1]), cred)
+        if isinstance(parent, int) or parent.is_dir:
+            return parent
+        return -errno.ENOTDIR
+
     def _may_create(self, path: str, cred: Cred) -> tuple[KernfsNode, str] | int:
         """The parent directory of a new name, as may_create checks it: -EEXIST if the
         name is there, -EACCES without write and search permission on the parent."""
         parts = self._split(path)
         if not parts:
             return -errno.EEXIST
-        parent = self.lookup("/".join(parts[:-1]), cred)
+        parent = self._parent_dir(parts, cred)
         if isinstance(parent, int):
             return parent
-        if not parent.is_dir:
-            return -errno.ENOTDIR
         child = parent.children.get(parts[-1])
         if child is not None and child.active:
-            return -errno.EEXIST  # kernfs_add_one finds a hidden node too
+            return -errno.EEXIST
         err = generic_permission(parent, cred, MAY_WRITE | MAY_EXEC)
         if err:
             return err
@@ -531,11 +536,9 @@ class ResctrlFs(ResctrlFiles):
         dp = self._split(dst)
         if not dp:
             return -errno.EBUSY
-        new_parent = self.lookup("/".join(dp[:-1]), cred)
+        new_parent = self._parent_dir(dp, cred)
         if isinstance(new_parent, int):
             return new_parent
-        if not new_parent.is_dir:
-            return -errno.ENOTDIR
         err = generic_permission(new_parent, cred, MAY_WRITE | MAY_EXEC)
         if err:
             return err
