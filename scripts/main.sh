@@ -201,7 +201,19 @@ if [ "$has_mbm" != 0 ]; then
 fi
 show "mpam stats"
 
-say "Unmount (the kernel resets every group and every MSC setting) and shut the machine down"
+say "The machine's /sys/devices/system/cpu, as Linux's cacheinfo reads it from the PPTT: the L3's id is resctrl's domain"
+show "mkdir -p cpu"
+show "mpam sysfs cpu"
+show "cat cpu/online cpu/cpu0/cache/index3/id cpu/cpu0/cache/index3/size"
+show "mpam umount cpu"
+
+say "An MSC error (fault injection): the driver disables MPAM, and resctrl goes away with it"
+show "mpam inject 0 REQ_PARTID_RANGE --partid 70"  # the driver's MSC 0, as mpam status numbers them
+show "ls resctrl | wc -l"
+show "cat resctrl/schemata 2>&1 || true"
+show "mpam dmesg | tail -n 2"
+
+say "Unmount and shut the machine down"
 show "mpam umount resctrl"
 show "mpam shutdown"
 

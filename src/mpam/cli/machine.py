@@ -336,15 +336,16 @@ def umount(directory: str, name: str | None) -> None:
 def inject_error(name: str | None, partid: int, pmg: int, msc: str, code: str) -> None:
     """Make MSC detect an error, as hardware would (fault injection).
 
-    CODE is an MPAMF_ESR.ERRCODE name from the Arm MPAM specification, e.g.
+    MSC is its name (as `mpam inventory` lists it) or the driver's MSC number (as
+    `mpam status` lists it). CODE is an MPAMF_ESR.ERRCODE name from the Arm MPAM
+    specification, e.g.
     REQ_PARTID_RANGE or PARTID_SEL_RANGE. The MSC records it in MPAMF_ESR and raises its
     error interrupt; Linux's driver reports it and disables MPAM, and resctrl goes away
     with it (resctrl_exit), as on a real machine."""
     reason = call(name, "inject_error", msc=msc, code=code, partid=partid, pmg=pmg)
-    if reason:
-        click.echo(f"{msc}: {code.upper()} raised; MPAM disabled ({reason})")
-    else:
-        click.echo(f"{msc}: {code.upper()} raised")
+    who = f"MSC {msc}" if msc.isdigit() else msc
+    disabled = f"; MPAM disabled ({reason})" if reason else ""
+    click.echo(f"{who}: {code.upper()} raised{disabled}")
 
 
 @click.command()

@@ -140,13 +140,17 @@ def _inject_error(m: Machine, args: Request) -> str:
     it and, if MPAM was on, disables MPAM (and resctrl goes with it)."""
     mscs = [d.name for d in m.platform.mscs]
     name = str(args["msc"])
-    if name not in mscs:
-        raise Refused(f"no MSC named {name!r}: the machine's MSCs are {_names(mscs)}")
+    ids = {str(msc.id): msc.regs for msc in m.driver.mscs}
+    if name not in mscs and name not in ids:
+        raise Refused(
+            f"no MSC named {name!r}: the machine's MSCs are {_names(mscs)} "
+            "(or the driver's MSC numbers `mpam status` shows)"
+        )
     codes = [c.name for c in ErrorCode if c is not ErrorCode.NONE]
     code = str(args["code"]).upper()
     if code not in codes:
         raise Refused(f"no error code {args['code']!r}: use one of {', '.join(codes)}")
-    device = m.hw.msc(name)
+    device = ids[name] if name in ids else m.hw.msc(name)
     msc = device.msc if isinstance(device, PccMsc) else device
     msc.inject_error(ErrorCode[code], partid_mon=int(args.get("partid") or 0),
                      pmg=int(args.get("pmg") or 0))  # fmt: skip
