@@ -30,7 +30,7 @@ def _tree() -> tuple[KernfsRoot, KernfsNode, KernfsNode]:
     clock = iter(range(1, 1 << 30))
     kf = KernfsRoot(lambda: next(clock))
     seen: list[str] = []
-    ops = KernfsOps(lambda n: "text\n", lambda n, data, cred: seen.append(data) or 0)
+    ops = KernfsOps(lambda n, cred: "text\n", lambda n, data, cred: seen.append(data) or 0)
     d = kf.create_dir(kf.kn, "g", 0o750, uid=1000, gid=1000)
     assert isinstance(d, KernfsNode)
     f = kf.create_file(d, "tasks", 0o640, ops, uid=1000, gid=1000)
@@ -84,7 +84,7 @@ def test_open_checks_bits_and_ops_even_for_root() -> None:
     assert kf.open(f, ROOT, read=True, write=False) == -errno.EACCES
     kf.setattr(f, ROOT, mode=0o444)
     assert kf.open(f, ROOT, read=False, write=True) == -errno.EACCES
-    show_only = kf.create_file(d, "value", 0o644, KernfsOps(lambda n: "1\n"))
+    show_only = kf.create_file(d, "value", 0o644, KernfsOps(lambda n, cred: "1\n"))
     assert isinstance(show_only, KernfsNode)
     assert kf.open(show_only, ROOT, read=False, write=True) == -errno.EACCES  # no write op
 

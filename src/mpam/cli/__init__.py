@@ -40,6 +40,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "dmesg": LazyCommand(
         "mpam.cli.machine", "dmesg", "The kernel log, with timestamps in simulated time."
     ),
+    "exec": LazyCommand(
+        "mpam.cli.execute", "exec_", "Run a command with the machine as its system (resctrl, CPUs)."
+    ),
     "inject": LazyCommand(
         "mpam.cli.machine", "inject_error", "Make an MSC detect an error (fault injection)."
     ),

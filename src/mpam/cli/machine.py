@@ -164,14 +164,20 @@ def status(name: str | None) -> None:
 @click.command()
 @name_option
 def ps(name: str | None) -> None:
-    """Tasks: pid, name, CPU, state and the PARTID/PMG their next memory access carries."""
+    """Tasks: pid, name, CPU, state and the PARTID/PMG their next memory access carries;
+    a host process that joined the machine (docs/clients.md) shows its host pid too."""
     rows = call(name, "ps")
-    click.echo(f"{'PID':>5} {'NAME':<18} {'CPU':>3} {'STATE':<5} {'PARTID':>6} {'PMG':>3}")
+    host = any(r.get("host_pid") for r in rows)
+    head = f"{'PID':>5} {'NAME':<18} {'CPU':>3} {'STATE':<5} {'PARTID':>6} {'PMG':>3}"
+    click.echo(head + (f" {'HOST PID':>8}" if host else ""))
     for r in rows:
         cpu = "-" if r["cpu"] is None else str(r["cpu"])
-        click.echo(
+        line = (
             f"{r['pid']:>5} {r['name']:<18} {cpu:>3} {r['state']:<5} {r['partid']:>6} {r['pmg']:>3}"
         )
+        if host:
+            line += f" {r.get('host_pid') or '-':>8}"
+        click.echo(line)
 
 
 @click.group()

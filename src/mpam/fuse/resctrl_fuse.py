@@ -17,6 +17,10 @@ a negative errno comes back to the shell as the errno (``write error: Invalid ar
   and once, and a file descriptor keeps its node, so after its group's rmdir it answers
   ENODEV. A read at offset 0 renders the file, later offsets continue that text, as
   seq_file does. Sizes read as 0, as kernfs's files do.
+- A mount made for `mpam exec` (`pidns`) is resctrl as seen from the host's pid namespace:
+  its callers are host processes, the pids they write and read are host pids, and a host
+  process written to `tasks` joins the machine (docs/clients.md). Other mounts are the
+  machine's own namespace: pids are the machine's, and the writer is its shell, pid 1.
 - Writes of zero bytes never reach a FUSE filesystem (the kernel's FUSE client answers 0
   itself), so resctrl's handlers cannot refuse them here as they do on kernfs.
 """
@@ -33,6 +37,7 @@ from typing import Any
 from mfusepy import FuseOSError, Operations, fuse_get_context
 
 from mpam.kernel.kernfs import Cred, KernfsNode, KernfsOpenFile
+from mpam.kernel.tasks import HostPidNamespace
 from mpam.resctrl.fs import ResctrlFs
 
 __all__ = ["ResctrlFuse", "fuse_options", "mount"]
@@ -48,9 +53,14 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
     use_ns = True
 
     def __init__(
-        self, fs: ResctrlFs, lock: threading.Lock, after: Callable[[], None] = lambda: None
+        self,
+        fs: ResctrlFs,
+        lock: threading.Lock,
+        after: Callable[[], None] = lambda: None,
+        pidns: HostPidNamespace | None = None,
     ) -> None:
         self.fs = fs
+        self.pidns = pidns
         self.mutex = lock  # (not `lock`: that name is FUSE's file-locking operation)
         self.after = after  # the machine's safe point: interrupts and work after a command
         self.owner_uid = os.getuid()
@@ -63,12 +73,14 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
     def _cred(self) -> Cred:
         """The caller as the machine sees it: its owner is root. Its supplementary groups
         come from /proc, as the host kernel's default_permissions check used them."""
-        uid, gid, pid = fuse_get_context()
-        groups = frozenset(self._machine_id(g, self.owner_gid) for g in _groups(pid))
-        # the writing task inside the machine is its shell, pid 1 (host processes are not
-        # tasks of the machine)
+        uid, gid, tid = fuse_get_context()
+        groups, tgid = _status(tid)
+        # in the machine's namespace the writing task is its shell, pid 1; in the host's,
+        # the calling process itself
         return Cred(uid=self._machine_id(uid, self.owner_uid),
-                    gid=self._machine_id(gid, self.owner_gid), groups=groups, pid=1)  # fmt: skip
+                    gid=self._machine_id(gid, self.owner_gid),
+                    groups=frozenset(self._machine_id(g, self.owner_gid) for g in groups),
+                    pid=1 if self.pidns is None else tgid, pidns=self.pidns)  # fmt: skip
 
     def _host_uid(self, uid: int) -> int:
         return self.owner_uid if uid == 0 else uid
@@ -213,16 +225,20 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
         return {"f_bsize": 4096, "f_frsize": 4096, "f_namemax": 255}
 
 
-def _groups(pid: int) -> list[int]:
-    """The supplementary groups of host process `pid` (none if it has gone)."""
+def _status(tid: int) -> tuple[list[int], int]:
+    """The supplementary groups and the process (tgid) of host thread `tid` (FUSE names
+    the calling thread); no groups and `tid` if it has gone."""
+    groups, tgid = [], tid
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        with open(f"/proc/{tid}/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("Groups:"):
-                    return [int(g) for g in line.split()[1:]]
+                    groups = [int(g) for g in line.split()[1:]]
+                elif line.startswith("Tgid:"):
+                    tgid = int(line.split()[1])
     except (OSError, ValueError):
         pass
-    return []
+    return groups, tgid
 
 
 def fuse_options() -> dict[str, Any]:
@@ -244,9 +260,11 @@ def _user_allow_other() -> bool:
         return False
 
 
-def mount(fs: ResctrlFs, mountpoint: str, lock: threading.Lock, after: Callable[[], None]) -> None:
+def mount(fs: ResctrlFs, mountpoint: str, lock: threading.Lock, after: Callable[[], None],
+          pidns: HostPidNamespace | None = None) -> None:  # fmt: skip
     """Serve the FUSE mount at `mountpoint` until it is unmounted (blocks: run it in a
-    thread). Multi-threaded; the lock serialises the operations."""
+    thread). Multi-threaded; the lock serialises the operations. With `pidns`, callers are
+    in the host's pid namespace (a mount for `mpam exec`)."""
     from mfusepy import FUSE
 
     class _Fuse(FUSE):  # type: ignore[misc]
@@ -257,6 +275,6 @@ def mount(fs: ResctrlFs, mountpoint: str, lock: threading.Lock, after: Callable[
                 return -errno.EINVAL
             return int(super().rename_fuse_3(old, new, flags))
 
-    _Fuse(ResctrlFuse(fs, lock, after), mountpoint, foreground=True, nothreads=False,
+    _Fuse(ResctrlFuse(fs, lock, after, pidns), mountpoint, foreground=True, nothreads=False,
           raw_fi=True, fsname="resctrl", subtype="resctrl", max_threads=16,
           **fuse_options())  # fmt: skip

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mpam.fuse.proc_fuse import mount_proc
 from mpam.fuse.resctrl_fuse import mount
 from mpam.fuse.tree_fuse import mount_tree
-from mpam.machine.daemon import DEFAULT_SAMPLE, serve
+from mpam.machine.daemon import DEFAULT_SAMPLE, Mounters, serve
 
 __all__ = ["main"]
 
@@ -28,8 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     return serve(
         args.name,
         args.platform,
-        fuse_mount=mount,
-        tree_mount=mount_tree,
+        Mounters(resctrl=mount, tree=mount_tree, proc=mount_proc),
         paused=args.paused,
         sample=args.sample,
         seed=args.seed,

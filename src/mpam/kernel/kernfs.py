@@ -27,7 +27,10 @@ import errno
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mpam.kernel.tasks import HostPidNamespace
 
 __all__ = [
     "MAY_EXEC",
@@ -53,13 +56,15 @@ MAY_READ = 0o4
 
 @dataclass(frozen=True)
 class Cred:
-    """The credentials of the calling task (struct cred): fsuid, fsgid, supplementary groups
-    and the task's pid (what a tasks write of pid 0 means)."""
+    """The calling task as a file operation sees it: its credentials (struct cred: fsuid,
+    fsgid, supplementary groups), its pid (what a tasks write of pid 0 means) and its pid
+    namespace (None: the machine's own; pids are read and shown in it)."""
 
     uid: int = 0
     gid: int = 0
     groups: frozenset[int] = frozenset()
     pid: int = 0
+    pidns: HostPidNamespace | None = None
 
     @property
     def privileged(self) -> bool:
@@ -79,7 +84,7 @@ class KernfsOps:
     """struct kernfs_ops: the file's show and write handlers (None: the file has none) and
     the largest write handed over whole (0: writes are cut to a page instead)."""
 
-    show: Callable[[KernfsNode], str | int] | None = None
+    show: Callable[[KernfsNode, Cred], str | int] | None = None
     write: Callable[[KernfsNode, str, Cred], int] | None = None
     atomic_write_len: int = PAGE_SIZE
 
@@ -164,7 +169,7 @@ class KernfsOpenFile:
             return -errno.ENODEV
         if ops.show is None:
             return -errno.EINVAL
-        return ops.show(self.node)
+        return ops.show(self.node, self.cred)
 
     def write(self, data: bytes) -> int:
         """kernfs_fop_write_iter: E2BIG past atomic_write_len (or the write is cut to a

@@ -11,7 +11,7 @@ walkthrough: the boot order of a v5.17-era arm64 kernel, so that pids match its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from mpam.hw.sysregs import field_get, field_prep
@@ -20,6 +20,7 @@ __all__ = [
     "PID_MAX",
     "STATES",
     "TASK_COMM_LEN",
+    "HostPidNamespace",
     "PartidPmg",
     "Task",
     "TaskTable",
@@ -91,6 +92,7 @@ class Task:
     runtime_ns: int = 0  # sum_exec_runtime
     parked_state: str | None = None  # the state to restore when a parked kthread unparks
     uid: int = 0  # real and saved user id (cred->uid, cred->suid): who may move the task
+    host_pid: int | None = None  # its number in the host's pid namespace (HostPidNamespace)
 
     def __post_init__(self) -> None:
         if len(self.comm) >= TASK_COMM_LEN:
@@ -265,6 +267,36 @@ class TaskTable:
             command = f"[{t.proc_comm}]" if t.kthread else t.comm
             lines.append(f"{t.pid:>5} {'0':<8} {time:>5} {command}")
         return "\n".join(lines) + "\n"
+
+
+class HostPidNamespace:
+    """The host's processes as a child pid namespace of the machine's.
+
+    A process of `mpam exec` lives in this namespace: the pids it reads and writes are host
+    pids, as a process in a container sees its own namespace's numbers. Each host process
+    that joins the machine becomes a task with a machine pid (level 0, from the machine's
+    allocator) and its host pid (level 1, `Task.host_pid`). As the kernel's
+    find_task_by_vpid and task_pid_vnr do, a lookup reads a number in this namespace and a
+    listing shows a task by its number here, and skips tasks that have none (the machine's
+    own tasks). `attach(host_pid)` is how a live host process not yet in the machine joins
+    it (the machine layer checks the host and makes the task); it returns None when there
+    is no such process.
+    """
+
+    def __init__(self, tasks: TaskTable, attach: Callable[[int], Task | None]) -> None:
+        self.tasks = tasks
+        self.attach = attach
+
+    def find_task_by_vpid(self, nr: int) -> Task | None:
+        for task in self.tasks:
+            if task.host_pid == nr:
+                return task
+        return self.attach(nr) if nr > 0 else None
+
+    @staticmethod
+    def vnr(task: Task) -> int:
+        """task_pid_vnr: the task's number here, 0 when it has none."""
+        return task.host_pid or 0
 
 
 # -- the busybox system of the walkthrough ---------------------------------------------------

@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import socketserver
-import subprocess
 import sys
 import threading
 import time
@@ -28,12 +27,12 @@ from mpam.hw.pcc import PccMsc
 from mpam.kernel.cpu_sysfs import cpu_sysfs
 from mpam.machine.client import log_file, pid_file, runtime_dir, socket_path
 from mpam.machine.machine import Machine
+from mpam.machine.sessions import ExecSessions, Mounters, start_mount, stop_mount
 from mpam.platform.reader import format_cpulist
-from mpam.resctrl.fs import ResctrlFs
 
 __all__ = [
     "DEFAULT_SAMPLE",
-    "FuseMount",
+    "Mounters",
     "Refused",
     "Request",
     "SimClock",
@@ -48,12 +47,6 @@ Request = dict[str, Any]
 #: A running machine simulates 1/64 of every cache's sets (set sampling), fast enough to
 #: keep up with the wall clock with every CPU busy; `mpam boot --sample 1` is exact.
 DEFAULT_SAMPLE = 64
-#: Serves a FUSE mount of the machine's resctrl until unmounted (provided by mpam.fuse, the
-#: layer above, which starts the daemon).
-FuseMount = Callable[[ResctrlFs, str, threading.Lock, Callable[[], None]], None]
-#: Serves a read-only FUSE mount of a tree of files ({path: text}, rendered afresh for every
-#: look) until unmounted: the machine's /sys/devices/system/cpu.
-TreeMount = Callable[[Callable[[], dict[str, str]], str, threading.Lock], None]
 
 
 class Refused(Exception):
@@ -100,6 +93,7 @@ def _ps(m: Machine, args: Request) -> list[dict[str, Any]]:
                 "partid": labels.partid_d,
                 "pmg": labels.pmg_d,
                 "word": word,
+                "host_pid": t.host_pid,
             }
         )
     return rows
@@ -326,18 +320,10 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     lock: threading.Lock
     stopping: bool = False
     mounts: dict[str, threading.Thread]
-    fuse_mount: FuseMount | None = None
-    tree_mount: TreeMount | None = None
+    mounters: Mounters | None = None
+    sessions: ExecSessions | None = None
     sysfs_mounts: dict[str, threading.Thread]
     clock: SimClock
-
-    @staticmethod
-    def _wait_for(path: str, thread: threading.Thread) -> bool:
-        for _ in range(400):  # the mount appears within a few milliseconds
-            if os.path.ismount(path) or not thread.is_alive():
-                break
-            time.sleep(0.01)
-        return os.path.ismount(path)
 
     def mount_sysfs(self, args: Request) -> int:
         """Mount the machine's /sys/devices/system/cpu at args["dir"]: 0 or -errno."""
@@ -346,17 +332,15 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             return -errno.ENOENT
         if path in self.sysfs_mounts or path in self.mounts:
             return -errno.EBUSY
-        if self.tree_mount is None:
+        if self.mounters is None:
             return -errno.ENODEV  # started without FUSE support
-        m = self.machine
+        m, tree = self.machine, self.mounters.tree
 
         def render() -> dict[str, str]:
             return cpu_sysfs(m.platform.cpus, m.pptt, m.kernel.cpuhp.online_mask)
 
-        thread = threading.Thread(target=self.tree_mount, args=(render, path, self.lock),
-                                  daemon=True)  # fmt: skip
-        thread.start()
-        if not self._wait_for(path, thread):
+        thread = start_mount(lambda: tree(render, path, self.lock), path)
+        if thread is None:
             return -errno.EIO
         self.sysfs_mounts[path] = thread
         m.sysfs_mounts.add(path)
@@ -374,15 +358,13 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             err = fs.mount(str(args.get("options", "")))
         if err:
             return err
-        if self.fuse_mount is None:
+        if self.mounters is None:
             with self.lock:
                 fs.umount()
             return -errno.ENODEV  # started without FUSE support
-        thread = threading.Thread(
-            target=self.fuse_mount, args=(fs, path, self.lock, self.machine.service), daemon=True
-        )
-        thread.start()
-        if not self._wait_for(path, thread):
+        serve = self.mounters.resctrl
+        thread = start_mount(lambda: serve(fs, path, self.lock, self.machine.service), path)
+        if thread is None:
             with self.lock:
                 fs.umount()
             return -errno.EIO
@@ -395,21 +377,34 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         tree = self.sysfs_mounts.pop(path, None)
         if tree is not None:
             self.machine.sysfs_mounts.discard(path)
-            subprocess.run(["fusermount3", "-u", path], check=False, capture_output=True)
-            tree.join(timeout=10)
+            stop_mount(path, tree)
             return 0
         thread = self.mounts.pop(path, None)
         if thread is None:
             return -errno.EINVAL
         self.machine.mounts.pop(path, None)
-        subprocess.run(["fusermount3", "-u", path], check=False, capture_output=True)
-        thread.join(timeout=10)
+        stop_mount(path, thread)
         fs = self.machine.resctrl
         assert fs is not None
+        if self.sessions is not None and self.sessions.sessions:
+            self.sessions.umount_at_end = True  # an exec session still has resctrl mounted
+            return 0
         with self.lock:
             return fs.umount()
 
+    def exec_begin(self, args: Request) -> dict[str, Any] | int:
+        if self.sessions is None:
+            return -errno.ENODEV  # started without FUSE support
+        return self.sessions.begin(str(args.get("options", "")))
+
+    def exec_end(self, args: Request) -> int:
+        if self.sessions is None:
+            return -errno.EINVAL
+        return self.sessions.end(int(args["session"]))
+
     def unmount_all(self) -> None:
+        if self.sessions is not None:
+            self.sessions.end_all()
         for path in [*self.sysfs_mounts, *self.mounts]:
             self.umount({"dir": path})
 
@@ -435,7 +430,7 @@ class _Handler(socketserver.StreamRequestHandler):
                             self.server.clock.set_paused(bool(pause))
                     self._reply({"ok": True, "result": self.server.clock.info()})
                     return
-                if op in ("mount", "umount", "mount_sysfs"):
+                if op in ("mount", "umount", "mount_sysfs", "exec_begin", "exec_end"):
                     self._reply(
                         {"ok": True, "result": getattr(self.server, op)(request.get("args", {}))}
                     )
@@ -479,9 +474,8 @@ class _Handler(socketserver.StreamRequestHandler):
 def serve(
     name: str,
     platform: str,
-    fuse_mount: FuseMount | None = None,
+    mounters: Mounters | None = None,
     *,
-    tree_mount: TreeMount | None = None,
     paused: bool = False,
     sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
@@ -509,9 +503,10 @@ def serve(
     server.machine = machine
     server.lock = threading.Lock()
     server.mounts = {}
-    server.fuse_mount = fuse_mount
-    server.tree_mount = tree_mount
+    server.mounters = mounters
     server.sysfs_mounts = {}
+    if mounters is not None:
+        server.sessions = ExecSessions(machine, server.lock, mounters, lambda: bool(server.mounts))
     server.clock = SimClock(machine, server.lock, paused)
     ticker = threading.Thread(target=server.clock.run, daemon=True)
     ticker.start()

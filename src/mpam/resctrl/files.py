@@ -274,13 +274,13 @@ class ResctrlFiles:
     def _assignable(self) -> bool:
         return self.counters is not None and self.counters.r.mbm_cntr_assignable
 
-    def _read_group_file(self, group: RdtGroup, name: str) -> str | int:
+    def _read_group_file(self, group: RdtGroup, name: str, cred: Cred) -> str | int:
         g = self.groups
         assert g is not None
         if name in ("cpus", "cpus_list"):
             return g.cpus_show(group, as_list=name == "cpus_list")
         if name == "tasks":
-            return g.tasks_show(group)
+            return g.tasks_show(group, cred.pidns)
         if name == "schemata":
             mbps = self.mbps if self.mba_sc else None
             return ctrlmondata.schemata_show(self.schemas, self.arch, group.closid, mbps)
@@ -302,7 +302,7 @@ class ResctrlFiles:
     def _domain_size(self, r: RdtResource, domain_id: int) -> int:
         return self.cache_size(3 if r.rid is ResourceId.L3 else 2)
 
-    def _show_info(self, node: KernfsNode) -> str | int:
+    def _show_info(self, node: KernfsNode, cred: Cred) -> str | int:
         parts = node.path()[1:]
         if parts == ["last_cmd_status"]:
             return self.status.show()
@@ -348,7 +348,7 @@ class ResctrlFiles:
         assert self.groups is not None
         return {c.closid for c in self.groups.ctrl_groups}
 
-    def _show_event(self, node: KernfsNode) -> str | int:
+    def _show_event(self, node: KernfsNode, cred: Cred) -> str | int:
         """rdtgroup_mondata_show: the group's count (with its MON groups' for a CTRL_MON
         group) in one domain."""
         assert node.parent is not None
@@ -427,11 +427,11 @@ class ResctrlFiles:
 
     # --- file handlers (the rftype show and write functions) ------------------------------
 
-    def _show_group_file(self, node: KernfsNode) -> str | int:
+    def _show_group_file(self, node: KernfsNode, cred: Cred) -> str | int:
         group = self._lock_live(node)
         if group is None:
             return -errno.ENOENT  # rdtgroup_kn_lock_live found the group deleted
-        return self._read_group_file(group, node.name)
+        return self._read_group_file(group, node.name, cred)
 
     def _write_group_file(self, node: KernfsNode, data: str, cred: Cred) -> int:
         """rdtgroup_file_write: the file's own write function, as `cred`'s task."""
@@ -444,7 +444,8 @@ class ResctrlFiles:
         if name in ("cpus", "cpus_list"):
             return g.cpus_write(group, data, as_list=name == "cpus_list")
         if name == "tasks":
-            return g.tasks_write(group, data, writer_pid=cred.pid, euid=cred.uid)
+            return g.tasks_write(group, data, writer_pid=cred.pid, euid=cred.uid,
+                                 pidns=cred.pidns)  # fmt: skip
         if name == "schemata":
             others = {c: self.modes.get(c, "shareable") for c in self._allocated()}
             return ctrlmondata.schemata_write(self.schemas, self.arch, self.status, group.closid,

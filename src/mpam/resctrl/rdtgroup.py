@@ -22,6 +22,7 @@ from enum import Enum
 from mpam.kernel import Kernel
 from mpam.kernel.bitmap import bitmap_parse, bitmap_parselist, format_bitmap, format_bitmap_list
 from mpam.kernel.kstrtox import cstr, kstrtoint, strim
+from mpam.kernel.tasks import HostPidNamespace
 from mpam.resctrl.arch import EventId, ResctrlArch
 from mpam.resctrl.status import LastCmdStatus
 
@@ -246,22 +247,27 @@ class Rdtgroups:
 
     # --- tasks ----------------------------------------------------------------------------
 
-    def tasks_show(self, group: RdtGroup) -> str:
+    def tasks_show(self, group: RdtGroup, pidns: HostPidNamespace | None = None) -> str:
+        """show_rdt_tasks: each task of the group by its pid in the reader's namespace
+        (`pidns`, None for the machine's own), skipping those that have none there."""
         pids = []
         for task in self.kernel.tasks:
-            if not task.pid:
+            pid = task.pid if pidns is None else pidns.vnr(task)
+            if not pid:
                 continue
             if group.kind is GroupKind.CTRL_MON:
                 if self.alloc_capable and self.arch.match_closid(task.pid, group.closid):
-                    pids.append(task.pid)
+                    pids.append(pid)
             elif self.mon_capable and self.arch.match_rmid(task.pid, group.closid, group.rmid):
-                pids.append(task.pid)
+                pids.append(pid)
         return "".join(f"{pid}\n" for pid in pids)
 
-    def tasks_write(self, group: RdtGroup, text: str, writer_pid: int = 1, euid: int = 0) -> int:
+    def tasks_write(self, group: RdtGroup, text: str, writer_pid: int = 1, euid: int = 0,
+                    pidns: HostPidNamespace | None = None) -> int:  # fmt: skip
         """rdtgroup_tasks_write: move each listed task; stop at the first failure. The
         writer (`writer_pid`, what pid 0 means, with effective uid `euid`) must be root or
-        own the task.
+        own the task. Pids are read in the writer's namespace (`pidns`; None for the
+        machine's own), as find_task_by_vpid does.
 
         Tokenised as the kernel does: ``strsep`` on commas until the rest is empty or
         starts with a newline, each token ``strim``-ed and read by ``kstrtoint`` base 0
@@ -282,19 +288,21 @@ class Rdtgroups:
             if pid < 0:
                 self.status.puts(f"Invalid pid {pid}\n")
                 return -errno.EINVAL
-            err = self._move_task(group, pid or writer_pid, euid)
+            err = self._move_task(group, pid or writer_pid, euid, pidns)
             if err:
                 self.status.puts(f"Error while processing task {pid}\n")
                 return err
         return 0
 
-    def _move_task(self, group: RdtGroup, pid: int, euid: int) -> int:
-        task = self.kernel.tasks.get(pid)
+    def _move_task(self, group: RdtGroup, nr: int, euid: int,
+                   pidns: HostPidNamespace | None) -> int:  # fmt: skip
+        task = self.kernel.tasks.get(nr) if pidns is None else pidns.find_task_by_vpid(nr)
         if task is None or task.is_idle:
-            self.status.puts(f"No task {pid}\n")
+            self.status.puts(f"No task {nr}\n")
             return -errno.ESRCH
+        pid = task.pid
         if euid != 0 and euid != task.uid:
-            self.status.puts(f"No permission to move task {pid}\n")
+            self.status.puts(f"No permission to move task {nr}\n")
             return -errno.EPERM
         if group.kind is GroupKind.MON:
             parent = group.parent

@@ -1,0 +1,130 @@
+"""The mount namespace `mpam exec` runs a command in (docs/clients.md).
+
+From the session's three FUSE mounts (mpam.machine.sessions) it builds a system whose
+resctrl, CPUs and /proc files are the machine's, for the command and every process it
+starts:
+
+- a private copy of the caller's mounts (unshare(CLONE_NEWNS), everything made private so
+  nothing propagates back to the host);
+- a tmpfs over /sys/fs holding what was there (cgroup and the rest, moved back in as
+  recursive clones) plus `resctrl`, the machine's resctrl, and `.mpam-exec`, the /proc
+  overlay that /proc/self names; the tmpfs is then made read-only, as sysfs is;
+- the machine's /sys/devices/system/cpu, and files of the overlay over /proc/cpuinfo and
+  /proc/filesystems (bind mounts of single files, as LXCFS does) and its symlink over
+  /proc/self;
+- without the session's original mounts in the runtime directory or any other FUSE
+  resctrl mount, so the namespace has one resctrl, at /sys/fs/resctrl.
+
+The new mount API (open_tree and move_mount, Linux 5.2) makes detached clones of mounts and
+attaches them, a symlink included (/proc/self): mount(2) cannot mount on a symlink. A
+user other than root gets a user namespace too, with its own uid and gid mapped to
+themselves, so it may mount in its namespace; the command then runs with that user's
+credentials and no capabilities on the host.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+__all__ = ["EXEC_DIR", "NamespaceError", "enter"]
+
+EXEC_DIR = "/sys/fs/.mpam-exec"  # where the /proc overlay is seen (proc_fuse.EXEC_DIR)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+# <linux/sched.h>, <linux/mount.h>, <fcntl.h>; the syscall numbers of open_tree and
+# move_mount are the same on every architecture (the unified table from 5.1 on).
+CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_RECURSIVE = -100, 0x100, 0x8000
+OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC = 1, 0o2000000
+MOVE_MOUNT_F_EMPTY_PATH = 4
+_SYS_OPEN_TREE, _SYS_MOVE_MOUNT = 428, 429
+
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_char_p]  # fmt: skip
+
+
+class NamespaceError(Exception):
+    """A step of building the namespace failed: the message says which and why."""
+
+
+def _check(ret: int, what: str) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise NamespaceError(f"{what}: {os.strerror(err)}")
+    return ret
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int,
+           data: str | None = None) -> None:  # fmt: skip
+    enc = [None if v is None else v.encode() for v in (source, target, fstype, data)]
+    _check(_libc.mount(enc[0], enc[1], enc[2], flags, enc[3]), f"mount {target}")
+
+
+def _clone(path: str, flags: int = 0) -> int:
+    """A detached copy of the mount at `path` (open_tree with OPEN_TREE_CLONE)."""
+    return _check(_libc.syscall(_SYS_OPEN_TREE, AT_FDCWD, path.encode(),
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags),
+                  f"clone the mount at {path}")  # fmt: skip
+
+
+def _attach(fd: int, target: str) -> None:
+    """Attach a detached mount at `target` (not following a symlink there)."""
+    _check(_libc.syscall(_SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, target.encode(),
+                         MOVE_MOUNT_F_EMPTY_PATH), f"mount on {target}")  # fmt: skip
+    os.close(fd)
+
+
+def _mount_points() -> list[tuple[str, str]]:
+    """(mount point, filesystem type) of this namespace's mounts, from the real mountinfo."""
+    out = []
+    with open("/proc/thread-self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            fields = line.split(" ")
+            sep = fields.index("-", 6)
+            point = fields[4].encode().decode("unicode_escape", errors="replace")
+            out.append((point, fields[sep + 1]))
+    return out
+
+
+def _own_user_namespace() -> None:
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare the user and mount namespaces")
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+
+
+def enter(session_dir: str) -> None:
+    """Make this process's mount namespace the machine's system (see the module)."""
+    session = Path(session_dir)
+    if os.geteuid() == 0:
+        _check(_libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
+    else:
+        _own_user_namespace()
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    resctrl = _clone(str(session / "resctrl"))
+    cpu = _clone(str(session / "cpu"))
+    overlay = _clone(str(session / "proc"))
+    files = {p: _clone(str(session / "proc" / Path(p).name), AT_SYMLINK_NOFOLLOW)
+             for p in ("/proc/cpuinfo", "/proc/filesystems", "/proc/self")}  # fmt: skip
+    kept = {name: _clone(f"/sys/fs/{name}", AT_RECURSIVE) for name in sorted(os.listdir("/sys/fs"))}
+    # the originals go: the runtime directory's copies, any other FUSE resctrl mount and
+    # what the tmpfs will cover (its clones are moved back in)
+    for point, fstype in reversed(_mount_points()):
+        if point.startswith((f"{session}/", "/sys/fs/")) or fstype == "fuse.resctrl":
+            _check(_libc.umount2(point.encode(), MNT_DETACH), f"unmount {point}")
+    _mount("tmpfs", "/sys/fs", "tmpfs", 0, "mode=0755")
+    for name, fd in kept.items():
+        os.mkdir(f"/sys/fs/{name}", 0o755)
+        _attach(fd, f"/sys/fs/{name}")
+    for name, fd in (("resctrl", resctrl), (Path(EXEC_DIR).name, overlay)):
+        os.mkdir(f"/sys/fs/{name}", 0o755)
+        _attach(fd, f"/sys/fs/{name}")
+    _mount(None, "/sys/fs", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    _attach(cpu, "/sys/devices/system/cpu")
+    for target, fd in files.items():
+        _attach(fd, target)

@@ -1,0 +1,159 @@
+"""The mounts a running machine serves for each `mpam exec` (docs/clients.md).
+
+A session is three FUSE mounts in a private directory of the runtime directory, made
+before the command's mount namespace is: the machine's resctrl as the host's pid namespace
+sees it (`resctrl`), its /sys/devices/system/cpu (`cpu`) and the /proc overlay (`proc`:
+cpuinfo, filesystems, self). `mpam exec` clones them into its namespace and drops the
+originals there; at its end the session's mounts go, and resctrl is unmounted again if the
+session mounted it and nothing else has it mounted.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from mpam.kernel.cpu_sysfs import cpu_sysfs
+from mpam.kernel.cpuinfo import cpuinfo
+from mpam.machine.client import runtime_dir
+from mpam.machine.host import HostProcesses
+from mpam.machine.machine import Machine
+
+__all__ = ["ExecSessions", "Mounters", "start_mount", "stop_mount"]
+
+
+@dataclass(frozen=True)
+class Mounters:
+    """The FUSE servers, provided by mpam.fuse (the layer above, which starts the daemon):
+    each serves a mount until it is unmounted."""
+
+    resctrl: Callable[..., None]  # (fs, dir, lock, after, pidns=None)
+    tree: Callable[..., None]  # (render, dir, lock)
+    proc: Callable[..., None]  # (render, options, dir, lock)
+
+
+def start_mount(serve: Callable[[], None], path: str) -> threading.Thread | None:
+    """Run `serve` (a FUSE server of the mount at `path`) in a thread; the thread, or None
+    when the mount did not come up."""
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    for _ in range(400):  # the mount appears within a few milliseconds
+        if os.path.ismount(path) or not thread.is_alive():
+            break
+        time.sleep(0.01)
+    return thread if os.path.ismount(path) else None
+
+
+def stop_mount(path: str, thread: threading.Thread, *, wait: bool = True) -> None:
+    """Unmount `path`; with `wait`, until its server has stopped (the filesystem is gone
+    once no mount of it is left anywhere)."""
+    subprocess.run(["fusermount3", "-u", path], check=False, capture_output=True)
+    if wait:
+        thread.join(timeout=10)
+
+
+@dataclass
+class _Session:
+    directory: Path
+    mounted_fs: bool  # resctrl was mounted for this session
+    threads: dict[str, threading.Thread] = field(default_factory=dict)
+
+
+class ExecSessions:
+    """The machine's exec sessions, by number."""
+
+    def __init__(self, machine: Machine, lock: threading.Lock, mounters: Mounters,
+                 in_use: Callable[[], bool]) -> None:  # fmt: skip
+        self.machine = machine
+        self.lock = lock
+        self.mounters = mounters
+        self.in_use = in_use  # resctrl has mounts other than the sessions'
+        self.host = HostProcesses(machine, lock)
+        self.sessions: dict[int, _Session] = {}
+        self._next = 1
+        #: resctrl was unmounted by its user while a session had it: unmount at the end
+        self.umount_at_end = False
+
+    def _files(self) -> dict[str, str]:
+        m = self.machine
+        with open("/proc/filesystems", encoding="utf-8") as f:
+            filesystems = f.read()
+        if "\tresctrl\n" not in filesystems:
+            filesystems += "nodev\tresctrl\n"
+        return {"cpuinfo": cpuinfo(m.kernel.cpuhp.online_mask, m.kernel.smp.midr),
+                "filesystems": filesystems}  # fmt: skip
+
+    def _options(self) -> str:
+        fs = self.machine.resctrl
+        return "".join(f",{o}" for o in fs.options) if fs is not None else ""
+
+    def begin(self, options: str) -> dict[str, Any] | int:
+        """Make a session's mounts: {"session", "dir", "options"} or a negative errno
+        (-ENODEV without resctrl, -EBUSY when resctrl is mounted with other options)."""
+        m = self.machine
+        fs = m.resctrl
+        if fs is None:
+            return -errno.ENODEV
+        wanted = tuple(sorted(o for o in options.split(",") if o))
+        with self.lock:
+            mounted_fs = not fs.mounted
+            if mounted_fs:
+                err = fs.mount(options)
+                if err:
+                    return int(err)
+            elif wanted and wanted != tuple(sorted(fs.options)):
+                return -errno.EBUSY
+        number, self._next = self._next, self._next + 1
+        directory = runtime_dir() / f"{m.name}.exec{number}"
+        session = _Session(directory, mounted_fs)
+        self.sessions[number] = session
+        k = m.kernel
+
+        def render_cpu() -> dict[str, str]:
+            return cpu_sysfs(m.platform.cpus, m.pptt, k.cpuhp.online_mask)
+
+        mt = self.mounters
+        mounts: dict[str, Callable[[str], None]] = {
+            "resctrl": lambda p: mt.resctrl(fs, p, self.lock, m.service, pidns=self.host.ns),
+            "cpu": lambda p: mt.tree(render_cpu, p, self.lock),
+            "proc": lambda p: mt.proc(self._files, self._options, p, self.lock),
+        }
+        for sub, serve in mounts.items():
+            path = directory / sub
+            path.mkdir(parents=True, exist_ok=True)
+            thread = start_mount(partial(serve, str(path)), str(path))
+            if thread is None:
+                self.end(number)
+                return -errno.EIO
+            session.threads[sub] = thread
+        return {"session": number, "dir": str(directory), "options": self._options()}
+
+    def end(self, number: int) -> int:
+        session = self.sessions.pop(number, None)
+        if session is None:
+            return -errno.EINVAL
+        # Processes the command left behind keep its namespace, and with it the session's
+        # mounts there: their servers stop when the last of them goes.
+        for sub, thread in session.threads.items():
+            stop_mount(str(session.directory / sub), thread, wait=False)
+        shutil.rmtree(session.directory, ignore_errors=True)
+        fs = self.machine.resctrl
+        last = not self.sessions and not self.in_use()
+        if last and (session.mounted_fs or self.umount_at_end) and fs is not None:
+            self.umount_at_end = False
+            with self.lock:
+                fs.umount()
+        return 0
+
+    def end_all(self) -> None:
+        for number in list(self.sessions):
+            self.end(number)
