@@ -66,10 +66,10 @@ cleanup() { # on any exit: leave no mount and no machine behind
 }
 trap cleanup EXIT
 
-say "Install: system packages (fuse3 among them), a virtual environment in .venv, the pinned Python packages"
+say "Install: system packages (fuse3 and the resctrl clients among them), a virtual environment in .venv, the pinned Python packages"
 if [ $install = no ]; then
     echo "skipped (--no-install)" >"$out/install.log"
-elif ! ./scripts/install.sh >"$out/install.log" 2>&1; then
+elif ! { ./scripts/install.sh && ./scripts/install_clients.sh; } >"$out/install.log" 2>&1; then
     tail -n 20 "$out/install.log"
     echo "main.sh: the install failed; its whole log is $out/install.log" >&2
     exit 1
@@ -206,6 +206,22 @@ show "mkdir -p cpu"
 show "mpam sysfs cpu"
 show "cat cpu/online cpu/cpu0/cache/index3/id cpu/cpu0/cache/index3/size"
 show "mpam umount cpu"
+
+say "Unmodified clients: mpam exec runs a command with the machine as its system (resctrl, CPUs, cpuinfo)"
+show "mpam exec -- sh -c 'grep resctrl /proc/self/mountinfo; head -n 8 /proc/cpuinfo | grep -v Features'"
+note "type resctrl, as runc and goresctrl look for it; arm64's cpuinfo, the platform's Neoverse N2"
+show "rmdir resctrl/partid_space_2"
+note "pqos takes every CLOSID for its groups COS1..: the walkthrough's group gives its own back"
+show "mpam exec -- pqos -I -d | grep -A 3 'L3 CAT'"
+show "ls resctrl | grep -c COS"
+note "Intel's pqos found resctrl, the L3 and its ids in the machine's sysfs, and made its groups"
+note "(its tables hold 16 classes, so pqos -e allocates on tiny's 16 PARTIDs: docs/clients.md)"
+sleep 60 &
+worker=$!
+show "mpam exec -- sh -c 'echo $worker > /sys/fs/resctrl/COS1/tasks'"
+note "a host process (pid $worker, a sleep) written to tasks joins the machine, with COS1's PARTID"
+show "mpam ps | grep -e PID -e sleep"
+kill $worker
 
 say "An MSC error (fault injection): the driver disables MPAM, and resctrl goes away with it"
 show "mpam inject 0 REQ_PARTID_RANGE --partid 70"  # the driver's MSC 0, as mpam status numbers them

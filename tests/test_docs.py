@@ -2,15 +2,20 @@
 
 - ```console blocks: each `$ mpam ...` line is run (at COLUMNS=100, in a fresh directory per
   document, so files one command writes are there for the commands after it; `tests/` there
-  is the repository's) and its output must equal the lines that follow it, trailing spaces aside. A command may end in `| head -N` or
-  `| tail -N`; one whose output starts with `Error:` must fail, every other must succeed;
+  is the repository's) and its output must equal the lines that follow it, trailing spaces
+  aside. A command may end in `| head -N` or `| tail -N`; one whose output starts with
+  `Error:` must fail, every other must succeed. `mpam exec` runs as its own process (it
+  forks the command), its output and errors together;
 - ```python blocks are executed.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,13 +60,19 @@ def _run(cmd: str, runtime: Path) -> tuple[int, str]:
     args = shlex.split(pipe.group(1) if pipe else cmd)
     assert args[0] == "mpam", "only mpam commands are run"
     env = {"COLUMNS": "100", "MPAM_RUNTIME_DIR": str(runtime)}
-    result = CliRunner().invoke(main, args[1:], env=env)
-    output = result.output
+    if args[1] == "exec":
+        proc = subprocess.run([sys.executable, "-m", "mpam.cli", *args[1:]],
+                              env={**os.environ, **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=300)  # fmt: skip
+        code, output = proc.returncode, proc.stdout
+    else:
+        result = CliRunner().invoke(main, args[1:], env=env)
+        code, output = result.exit_code, result.output
     if pipe:
         lines = output.splitlines()
         n = int(pipe.group(3))
         output = "\n".join(lines[:n] if pipe.group(2) == "head" else lines[-n:])
-    return result.exit_code, output
+    return code, output
 
 
 _WORKDIRS: dict[str, Path] = {}

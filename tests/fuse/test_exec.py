@@ -122,3 +122,21 @@ def test_a_pid_neither_machine_nor_host_has_is_no_task(machine: str) -> None:
     proc = mpam_exec("bash", "-c", script, check=False)  # bash, which names the errno
     assert proc.stderr.endswith("write error: No such process\n")
     assert proc.stdout == "No task 4194303\nError while processing task 4194303\n"
+
+
+def test_a_monitoring_agent_reads_every_groups_mon_data_unprivileged(machine: str) -> None:
+    """The agent of docs/clients.md: as `nobody`, every mon_data file of every group."""
+    agent = (
+        'cd /sys/fs/resctrl; for f in $(find . -path "*mon_data/*" -type f | sort); do '
+        'printf "%s %s\\n" "$f" "$(cat "$f")"; done'
+    )
+    script = (
+        "set -e; mkdir /sys/fs/resctrl/g1 /sys/fs/resctrl/g1/mon_groups/m1\n"
+        f"setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c '{agent}'"
+    )
+    proc = mpam_exec("sh", "-c", script)
+    rows = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    files = ("llc_occupancy", "mbm_total_bytes")
+    for group in ("", "g1/", "g1/mon_groups/m1/"):
+        for name in files:
+            assert rows[f"./{group}mon_data/mon_L3_49/{name}"].isdigit(), proc.stdout

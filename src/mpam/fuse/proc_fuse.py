@@ -8,8 +8,11 @@ over /proc/self. Reading that symlink names the caller's own directory here,
 process (and every process it starts) reaches its own. In that directory `mountinfo` and
 `mounts` are the real ones as the kernel would print them with the machine's resctrl
 (fuse.mountinfo); every other entry is a symlink to the real /proc/<tgid>/<entry>, so
-/proc/self/fd, /proc/self/status or /proc/self/ns/mnt work as ever (`exe`, `cwd` and
-`root` are links to the paths the real magic links name, so readlink gives a path).
+/proc/self/fd, /proc/self/status or /proc/self/ns/mnt work as ever, and the magic links
+(`exe`, `cwd`, `root`, `fd/N`) keep their kernel meaning when opened or executed, even for
+a binary run from a memfd or a detached mount, as runc runs itself. What differs: readlink
+of /proc/self is a path (``/sys/fs/.mpam-exec/<pid>``, not the number) and readlink of
+/proc/self/exe is ``/proc/<pid>/exe`` (follow it once more for the binary's path).
 /proc/mounts is a link to self/mounts, so it follows. A process that reads another's
 /proc/<pid>/mountinfo by number sees the real one.
 """
@@ -27,16 +30,13 @@ from mfusepy import FuseOSError, Operations, fuse_get_context
 
 from mpam.fuse.mountinfo import kernel_mountinfo, kernel_mounts
 from mpam.fuse.resctrl_fuse import fuse_options
+from mpam.machine.mountns import EXEC_DIR  # where the namespace sees this filesystem
 
 __all__ = ["EXEC_DIR", "OVERLAID", "ProcFuse", "hidden_mount", "mount_proc"]
 
-#: Where the namespace sees this filesystem (in its own tmpfs over /sys/fs).
-EXEC_DIR = "/sys/fs/.mpam-exec"
 #: The mount points that make up an exec namespace, left out of its mountinfo.
 OVERLAID = frozenset({"/proc/self", "/proc/cpuinfo", "/proc/filesystems",
                       "/sys/devices/system/cpu", EXEC_DIR})  # fmt: skip
-#: Entries of /proc/<pid> that are magic links: served as links to the paths they name.
-_MAGIC = frozenset({"exe", "cwd", "root"})
 _REWRITTEN = frozenset({"mountinfo", "mounts"})
 _FILES = ("cpuinfo", "filesystems")
 
@@ -119,22 +119,12 @@ class ProcFuse(Operations):  # type: ignore[misc]
 
     def readlink(self, path: str) -> str:
         parts = self._split(path)
-        uid, _, tid = fuse_get_context()
         if parts == ["self"]:
-            return f"{EXEC_DIR}/{_tgid(tid)}"
+            return f"{EXEC_DIR}/{_tgid(fuse_get_context()[2])}"
         pid = self._pid(parts[0]) if len(parts) == 2 else None
         if pid is None:
             raise FuseOSError(errno.EINVAL)
-        real = f"/proc/{pid}/{parts[1]}"
-        if parts[1] not in _MAGIC:
-            return real
-        # the magic links need the access the real ones check (ptrace read): the owner's
-        if uid not in (0, os.stat(f"/proc/{pid}").st_uid):
-            raise FuseOSError(errno.EACCES)
-        try:
-            return os.readlink(real)
-        except OSError as e:
-            raise FuseOSError(e.errno or errno.ENOENT) from None
+        return f"/proc/{pid}/{parts[1]}"  # procfs checks the access (ptrace) when followed
 
     def open(self, path: str, fi: Any) -> int:
         if fi.flags & os.O_ACCMODE != os.O_RDONLY:

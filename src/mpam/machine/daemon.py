@@ -24,7 +24,6 @@ from typing import Any
 from mpam.hw import regmap, sysregs
 from mpam.hw.msc import ErrorCode
 from mpam.hw.pcc import PccMsc
-from mpam.kernel.cpu_sysfs import cpu_sysfs
 from mpam.machine.client import log_file, pid_file, runtime_dir, socket_path
 from mpam.machine.machine import Machine
 from mpam.machine.sessions import ExecSessions, Mounters, start_mount, stop_mount
@@ -335,11 +334,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         if self.mounters is None:
             return -errno.ENODEV  # started without FUSE support
         m, tree = self.machine, self.mounters.tree
-
-        def render() -> dict[str, str]:
-            return cpu_sysfs(m.platform.cpus, m.pptt, m.kernel.cpuhp.online_mask)
-
-        thread = start_mount(lambda: tree(render, path, self.lock), path)
+        thread = start_mount(lambda: tree(m.cpu_sysfs, path, self.lock), path)
         if thread is None:
             return -errno.EIO
         self.sysfs_mounts[path] = thread

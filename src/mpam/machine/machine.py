@@ -23,6 +23,7 @@ from mpam.hw.irq import IrqLine
 from mpam.hw.pcc import PccMsc
 from mpam.hw.regmap import field_prep, reg
 from mpam.kernel import Context, Kernel
+from mpam.kernel.cpu_sysfs import cpu_sysfs
 from mpam.kernel.tasks import Task
 from mpam.platform import DEFAULT, Platform, load
 from mpam.resctrl.fs import ResctrlFs
@@ -216,6 +217,10 @@ class Machine:
         """Let `ns` of simulated time pass: workloads run, then interrupts are taken."""
         self.sim.run(ns)
         self.service()
+
+    def cpu_sysfs(self) -> dict[str, str]:
+        """Its /sys/devices/system/cpu now ({path below it: text}), hotplug included."""
+        return cpu_sysfs(self.platform.cpus, self.pptt, self.kernel.cpuhp.online_mask)
 
     def dmesg(self, min_level: str = "info") -> str:
         return self.kernel.klog.dmesg(min_level)

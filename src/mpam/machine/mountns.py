@@ -30,7 +30,8 @@ from pathlib import Path
 
 __all__ = ["EXEC_DIR", "NamespaceError", "enter"]
 
-EXEC_DIR = "/sys/fs/.mpam-exec"  # where the /proc overlay is seen (proc_fuse.EXEC_DIR)
+#: Where the namespace sees the /proc overlay (mpam.fuse.proc_fuse), in its tmpfs over /sys/fs.
+EXEC_DIR = "/sys/fs/.mpam-exec"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # <linux/sched.h>, <linux/mount.h>, <fcntl.h>; the syscall numbers of open_tree and

@@ -11,6 +11,7 @@ session mounted it and nothing else has it mounted.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import shutil
 import subprocess
@@ -22,7 +23,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mpam.kernel.cpu_sysfs import cpu_sysfs
 from mpam.kernel.cpuinfo import cpuinfo
 from mpam.machine.client import runtime_dir
 from mpam.machine.host import HostProcesses
@@ -79,7 +79,7 @@ class ExecSessions:
         self.in_use = in_use  # resctrl has mounts other than the sessions'
         self.host = HostProcesses(machine, lock)
         self.sessions: dict[int, _Session] = {}
-        self._next = 1
+        self._numbers = itertools.count(1)  # (atomic: requests are served in threads)
         #: resctrl was unmounted by its user while a session had it: unmount at the end
         self.umount_at_end = False
 
@@ -112,19 +112,14 @@ class ExecSessions:
                     return int(err)
             elif wanted and wanted != tuple(sorted(fs.options)):
                 return -errno.EBUSY
-        number, self._next = self._next, self._next + 1
+        number = next(self._numbers)
         directory = runtime_dir() / f"{m.name}.exec{number}"
         session = _Session(directory, mounted_fs)
         self.sessions[number] = session
-        k = m.kernel
-
-        def render_cpu() -> dict[str, str]:
-            return cpu_sysfs(m.platform.cpus, m.pptt, k.cpuhp.online_mask)
-
         mt = self.mounters
         mounts: dict[str, Callable[[str], None]] = {
             "resctrl": lambda p: mt.resctrl(fs, p, self.lock, m.service, pidns=self.host.ns),
-            "cpu": lambda p: mt.tree(render_cpu, p, self.lock),
+            "cpu": lambda p: mt.tree(m.cpu_sysfs, p, self.lock),
             "proc": lambda p: mt.proc(self._files, self._options, p, self.lock),
         }
         for sub, serve in mounts.items():
