@@ -132,7 +132,9 @@ WITH_A_MACHINE = [
      "no machine named 'nosuch' is running; running: err (see `mpam list`)"),
     (["step", "1.5ns"], 1, "not a whole number of nanoseconds: '1.5ns'"),
     (["time", "--name", "a b"], 1,
-     "no machine named 'a b' is running; running: err (see `mpam list`)"),
+     "'a b' cannot name a machine: use letters, digits, '.', '_' and '-' (at most 64, "
+     "starting with a letter or digit)"),
+    (["time", "--name", "ab"], 1, "no machine named 'ab' is running; running: err (see `mpam list`)"),
 ]  # fmt: skip
 
 

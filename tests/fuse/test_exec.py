@@ -140,3 +140,39 @@ def test_a_monitoring_agent_reads_every_groups_mon_data_unprivileged(machine: st
     for group in ("", "g1/", "g1/mon_groups/m1/"):
         for name in files:
             assert rows[f"./{group}mon_data/mon_L3_49/{name}"].isdigit(), proc.stdout
+
+
+def test_another_users_process_is_not_adopted(machine: str) -> None:
+    """A writer may bring in only what it could move: `nobody`, given the tasks file, gets
+    EPERM for root's process, and the process stays out of the machine."""
+    script = (
+        "chown nobody /sys/fs/resctrl/tasks\n"
+        "setpriv --reuid=nobody --regid=nogroup --clear-groups "
+        "bash -c 'echo $PPID > /sys/fs/resctrl/tasks'; cat /sys/fs/resctrl/info/last_cmd_status\n"
+        "echo shell $$"
+    )
+    proc = mpam_exec("sh", "-c", script)
+    assert proc.stderr.endswith("write error: Operation not permitted\n"), proc.stderr
+    shell = proc.stdout.split()[-1]
+    assert proc.stdout.startswith(f"No permission to move task {shell}\n")
+    assert f" {shell}\n" not in run_ok("ps", "-n", machine) + "\n"
+
+
+def test_a_killed_exec_ends_its_session(machine: str) -> None:
+    runtime = Path(os.environ["MPAM_RUNTIME_DIR"])
+    exec_ = subprocess.Popen([sys.executable, "-m", "mpam.cli", "exec", "-n", machine, "--",
+                              "sleep", "60"])  # fmt: skip
+    for _ in range(400):
+        if list(runtime.glob(f"{machine}.exec*")) and "resctrl" in run_ok("status", "-n", machine):
+            break
+        time.sleep(0.05)
+    assert list(runtime.glob(f"{machine}.exec*/resctrl"))
+    exec_.kill()  # SIGKILL: no exec_end; the machine sees the process go
+    exec_.wait()
+    for _ in range(400):
+        if not list(runtime.glob(f"{machine}.exec*")):
+            break
+        time.sleep(0.05)
+    assert not list(runtime.glob(f"{machine}.exec*"))
+    # resctrl, mounted for the session, is unmounted with it: a new session mounts it anew
+    assert mpam_exec("ls", "/sys/fs/resctrl/info").stdout.split()[0] == "L3"

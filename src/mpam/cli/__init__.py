@@ -154,12 +154,16 @@ class LazyGroup(click.Group):
 
 class _Main(LazyGroup):
     """`mpam` itself: a file the system refuses (a directory that cannot be created, a file
-    that cannot be written) is the user's to fix, so it is a refusal saying which file and
-    why, not a traceback."""
+    that cannot be written), a machine that cannot be reached and a name that cannot name
+    one are the user's to fix, so they are refusals saying what and why, not tracebacks."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from mpam.machine.client import MachineError
+
         try:
             return super().invoke(ctx)
+        except MachineError as e:  # a machine that cannot be reached, or a name that is not one
+            raise click.ClickException(str(e)) from None
         except OSError as e:
             if e.errno == errno.EPIPE or e.strerror is None:
                 raise  # click quiets a closed pipe itself; anything else is a bug

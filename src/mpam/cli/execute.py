@@ -13,7 +13,7 @@ from mpam.cli.common import DEFAULT_PLATFORM, errno_text, find, name_option, req
 from mpam.cli.machine import _boot
 from mpam.machine import client
 from mpam.machine.client import DEFAULT_NAME
-from mpam.machine.mountns import NamespaceError, enter
+from mpam.machine.mountns import enter
 
 __all__ = ["exec_"]
 
@@ -27,15 +27,15 @@ def _run(session_dir: str, argv: list[str]) -> int:
         os.close(read_end)
         try:
             enter(session_dir)
-        except (NamespaceError, OSError) as e:
-            os.write(write_end, f"{e}".encode())
+        except BaseException as e:  # whatever it is, the child must never run on as mpam
+            os.write(write_end, f"{e}".encode(errors="replace"))
             os._exit(125)
-        os.set_inheritable(write_end, False)
-        try:
+        try:  # the pipe is close-on-exec: the parent sees it close when the command starts
             os.execvp(argv[0], argv)
-        except OSError as e:
-            os.write(write_end, f"\0{argv[0]}: {e.strerror}".encode())
-            os._exit(126 if e.errno == errno.EACCES else 127)
+        except BaseException as e:
+            reason = e.strerror if isinstance(e, OSError) else str(e)
+            os.write(write_end, f"\0{argv[0]}: {reason}".encode(errors="replace"))
+            os._exit(126 if isinstance(e, PermissionError) else 127)
     os.close(write_end)
     # like a shell waiting for its foreground job: Ctrl-C is the command's to handle
     old = [signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGQUIT)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from mpam.cli.common import call, console, name_option
+from mpam.cli.common import call, console, find, name_option, request
 
 __all__ = ["kill", "run", "stats", "step", "time_"]
 
@@ -79,14 +79,23 @@ def stats(name: str | None) -> None:
 @name_option
 @click.argument("duration")
 def step(name: str | None, duration: str) -> None:
-    """Advance simulated time by DURATION (100ms, 2s, ...); print the simulated clock."""
+    """Advance simulated time by DURATION (100ms, 2s, ... at most 3600s); print the
+    simulated clock. Ctrl-C (or `mpam time --pause`) stops it where it has got to; the
+    machine answers other commands while it runs."""
     from mpam.sim.workload import parse_duration
 
     try:
         ns = parse_duration(duration)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
-    now = call(name, "step", ns=ns)
+    machine = find(name)
+    try:
+        now = request(machine, "step", ns=ns, wait_s=None)
+    except KeyboardInterrupt:
+        request(machine, "step_interrupt")
+        now = request(machine, "time")["now_ns"]
+        click.echo(f"{now / 1e9:.6f} s (interrupted)")
+        raise SystemExit(130) from None
     click.echo(f"{now / 1e9:.6f} s")
 
 

@@ -13,36 +13,37 @@ reads like a system that simply has resctrl mounted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-__all__ = ["kernel_mountinfo", "kernel_mounts", "unescape"]
+from mpam.machine.mountns import unescape
 
-#: mountinfo's escaping of a path (seq_path with " \t\n\\"): octal, as \040
-_ESCAPE = re.compile(r"\\([0-7]{3})")
+__all__ = ["kernel_mountinfo", "kernel_mounts"]
 
 Hidden = Callable[[str, str], bool]  # (mount point, filesystem type) -> left out
 
 
-def unescape(field: str) -> str:
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
-
-
 def kernel_mountinfo(text: str, resctrl_options: str, hidden: Hidden) -> str:
     """`text` (a real mountinfo) with each `fuse.resctrl` line printed as resctrl's own and
-    the `hidden` mounts left out."""
+    the `hidden` mounts left out; a mount on a hidden one names the hidden one's parent as
+    its own, so every parent id still names a listed mount (or the namespace's root)."""
+    rows = [line.split(" ") for line in text.splitlines()]
+    parent_of: dict[str, str] = {}  # hidden mount id -> its parent's id
+    for fields in rows:
+        sep = fields.index("-", 6) if "-" in fields[6:] else None
+        if sep is not None and hidden(unescape(fields[4]), fields[sep + 1]):
+            parent_of[fields[0]] = fields[1]
     out = []
-    for line in text.splitlines():
-        fields = line.split(" ")
-        try:
-            sep = fields.index("-", 6)
-        except ValueError:
-            out.append(line)
+    for fields in rows:
+        if fields[0] in parent_of or "-" not in fields[6:]:
+            if fields[0] not in parent_of:
+                out.append(" ".join(fields))
             continue
-        mount_point, fstype = unescape(fields[4]), fields[sep + 1]
-        if hidden(mount_point, fstype):
-            continue
-        if fstype == "fuse.resctrl":
+        sep = fields.index("-", 6)
+        parent = fields[1]
+        while parent in parent_of:
+            parent = parent_of[parent]
+        fields[1] = parent
+        if fields[sep + 1] == "fuse.resctrl":
             access = fields[5].split(",")[0]
             fields[5] = f"{access},relatime"
             fields[sep + 1 : sep + 4] = ["resctrl", "resctrl", f"{access}{resctrl_options}"]

@@ -14,12 +14,15 @@ a binary run from a memfd or a detached mount, as runc runs itself. What differs
 of /proc/self is a path (``/sys/fs/.mpam-exec/<pid>``, not the number) and readlink of
 /proc/self/exe is ``/proc/<pid>/exe`` (follow it once more for the binary's path).
 /proc/mounts is a link to self/mounts, so it follows. A process that reads another's
-/proc/<pid>/mountinfo by number sees the real one.
+/proc/<pid>/mountinfo by number sees the real one. A process reaches only its own
+directory here (the daemon reads /proc with its own rights: it must not lend them), and a
+file's text is rendered once per open, so a read in several pieces is never torn.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import stat
 import threading
@@ -30,6 +33,7 @@ from mfusepy import FuseOSError, Operations, fuse_get_context
 
 from mpam.fuse.mountinfo import kernel_mountinfo, kernel_mounts
 from mpam.fuse.resctrl_fuse import fuse_options
+from mpam.machine.host import proc_status
 from mpam.machine.mountns import EXEC_DIR  # where the namespace sees this filesystem
 
 __all__ = ["EXEC_DIR", "OVERLAID", "ProcFuse", "hidden_mount", "mount_proc"]
@@ -49,15 +53,10 @@ def hidden_mount(mount_point: str, fstype: str) -> bool:
     return fstype == "sysfs" and mount_point.startswith("/sys/fs/") and mount_point.count("/") == 3
 
 
-def _tgid(tid: int) -> int:
-    try:
-        with open(f"/proc/{tid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Tgid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return tid
+def _caller() -> int:
+    """The calling process (FUSE names the calling thread)."""
+    tid = fuse_get_context()[2]
+    return int(proc_status(tid).get("Tgid", tid))
 
 
 class ProcFuse(Operations):  # type: ignore[misc]
@@ -71,6 +70,8 @@ class ProcFuse(Operations):  # type: ignore[misc]
         self.options = options  # resctrl's show_options, under the lock
         self.mutex = lock
         self.uid, self.gid = os.getuid(), os.getgid()
+        self.texts: dict[int, bytes] = {}  # open file -> its text, rendered at open
+        self._fh = itertools.count(1)
 
     @staticmethod
     def _split(path: str) -> list[str]:
@@ -78,7 +79,8 @@ class ProcFuse(Operations):  # type: ignore[misc]
 
     @staticmethod
     def _pid(name: str) -> int | None:
-        if name.isdigit() and os.path.isdir(f"/proc/{name}"):
+        """The process of directory `name`: the caller's own, and only that one."""
+        if name.isdigit() and int(name) == _caller() and os.path.isdir(f"/proc/{name}"):
             return int(name)
         return None
 
@@ -120,7 +122,7 @@ class ProcFuse(Operations):  # type: ignore[misc]
     def readlink(self, path: str) -> str:
         parts = self._split(path)
         if parts == ["self"]:
-            return f"{EXEC_DIR}/{_tgid(fuse_get_context()[2])}"
+            return f"{EXEC_DIR}/{_caller()}"
         pid = self._pid(parts[0]) if len(parts) == 2 else None
         if pid is None:
             raise FuseOSError(errno.EINVAL)
@@ -129,7 +131,14 @@ class ProcFuse(Operations):  # type: ignore[misc]
     def open(self, path: str, fi: Any) -> int:
         if fi.flags & os.O_ACCMODE != os.O_RDONLY:
             raise FuseOSError(errno.EACCES)
+        text = self._text(path).encode(errors="surrogateescape")
+        fi.fh = next(self._fh)
+        self.texts[fi.fh] = text
         fi.direct_io = True
+        return 0
+
+    def release(self, path: str, fi: Any) -> int:
+        self.texts.pop(fi.fh, None)
         return 0
 
     def _text(self, path: str) -> str:
@@ -151,7 +160,10 @@ class ProcFuse(Operations):  # type: ignore[misc]
         return rewrite(real, options, hidden_mount)
 
     def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
-        return self._text(path).encode(errors="surrogateescape")[offset : offset + size]
+        text = self.texts.get(fi.fh)
+        if text is None:
+            raise FuseOSError(errno.EBADF)
+        return text[offset : offset + size]
 
 
 def mount_proc(render: Callable[[], dict[str, str]], options: Callable[[], str], mountpoint: str,

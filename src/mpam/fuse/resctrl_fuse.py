@@ -38,6 +38,7 @@ from mfusepy import FuseOSError, Operations, fuse_get_context
 
 from mpam.kernel.kernfs import Cred, KernfsNode, KernfsOpenFile
 from mpam.kernel.tasks import HostPidNamespace
+from mpam.machine.host import proc_status
 from mpam.resctrl.fs import ResctrlFs
 
 __all__ = ["ResctrlFuse", "fuse_options", "mount"]
@@ -228,17 +229,8 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
 def _status(tid: int) -> tuple[list[int], int]:
     """The supplementary groups and the process (tgid) of host thread `tid` (FUSE names
     the calling thread); no groups and `tid` if it has gone."""
-    groups, tgid = [], tid
-    try:
-        with open(f"/proc/{tid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Groups:"):
-                    groups = [int(g) for g in line.split()[1:]]
-                elif line.startswith("Tgid:"):
-                    tgid = int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return groups, tgid
+    status = proc_status(tid)
+    return [int(g) for g in status.get("Groups", "").split()], int(status.get("Tgid", tid))
 
 
 def fuse_options() -> dict[str, Any]:

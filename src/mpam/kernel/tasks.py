@@ -278,20 +278,23 @@ class HostPidNamespace:
     allocator) and its host pid (level 1, `Task.host_pid`). As the kernel's
     find_task_by_vpid and task_pid_vnr do, a lookup reads a number in this namespace and a
     listing shows a task by its number here, and skips tasks that have none (the machine's
-    own tasks). `attach(host_pid)` is how a live host process not yet in the machine joins
-    it (the machine layer checks the host and makes the task); it returns None when there
-    is no such process.
+    own tasks). `attach(host_pid, euid)` is how a live host process not yet in the machine
+    joins it (the machine layer checks the host and makes the task); it returns None when
+    there is no such process and raises PermissionError when a writer of effective uid
+    `euid` may not move it.
     """
 
-    def __init__(self, tasks: TaskTable, attach: Callable[[int], Task | None]) -> None:
+    def __init__(self, tasks: TaskTable, attach: Callable[[int, int], Task | None]) -> None:
         self.tasks = tasks
         self.attach = attach
 
-    def find_task_by_vpid(self, nr: int) -> Task | None:
+    def find_task_by_vpid(self, nr: int, euid: int = 0) -> Task | None:
+        """The task numbered `nr` here, joining it to the machine if it is a live host
+        process `euid` may move (PermissionError if it may not)."""
         for task in self.tasks:
             if task.host_pid == nr:
                 return task
-        return self.attach(nr) if nr > 0 else None
+        return self.attach(nr, euid) if nr > 0 else None
 
     @staticmethod
     def vnr(task: Task) -> int:

@@ -10,11 +10,13 @@ This module is what every client command loads, so it imports nothing of the mac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,7 @@ __all__ = [
     "check_name",
     "find",
     "log_file",
+    "open_private",
     "pid_file",
     "running",
     "runtime_dir",
@@ -57,7 +60,11 @@ class MachineError(RuntimeError):
 
 def runtime_dir() -> Path:
     """Where running machines keep their sockets: $MPAM_RUNTIME_DIR, else
-    $XDG_RUNTIME_DIR/mpam, else a per-user directory under the temporary directory."""
+    $XDG_RUNTIME_DIR/mpam, else a per-user directory under the temporary directory.
+
+    It is made private (0700) and used only if it is: a directory (not a symlink) of this
+    user's with no access for anyone else. Otherwise another user who made it first could
+    swap the socket or point the log at a file of ours (MachineError says what is wrong)."""
     env = os.environ.get("MPAM_RUNTIME_DIR")
     if env:
         path = Path(env)
@@ -65,8 +72,33 @@ def runtime_dir() -> Path:
         path = Path(os.environ["XDG_RUNTIME_DIR"]) / "mpam"
     else:
         path = Path(tempfile.gettempdir()) / f"mpam-{os.getuid()}"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)  # the umask can only narrow 0700
+    st = path.lstat()
+    problem = ""
+    if stat.S_ISLNK(st.st_mode):
+        problem = "it is a symbolic link"
+    elif not stat.S_ISDIR(st.st_mode):
+        problem = "it is not a directory"
+    elif st.st_uid != os.getuid():
+        problem = f"it belongs to uid {st.st_uid}, not to you (uid {os.getuid()})"
+    elif st.st_mode & 0o077:
+        problem = f"its mode is {stat.S_IMODE(st.st_mode):04o}: others may enter it (want 0700)"
+    if problem:
+        raise MachineError(
+            f"the runtime directory {path} is not safe to use: {problem}; remove it, or set "
+            "MPAM_RUNTIME_DIR to a directory of your own"
+        )
     return path
+
+
+def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> int:
+    """A file of the runtime directory, opened without following a symlink and created
+    private (0600) whatever the umask."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
 
 
 def socket_path(name: str) -> Path:
@@ -96,13 +128,14 @@ class RunningMachine:
     """A connection to one running machine."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
+        self.name = check_name(name)
         self.path = socket_path(name)
 
-    def call(self, op: str, **args: Any) -> Any:
-        """Send one request and return its result; MachineError when it fails."""
+    def call(self, op: str, *, wait_s: float | None = REQUEST_TIMEOUT_S, **args: Any) -> Any:
+        """Send one request and return its result (waiting at most `wait_s`, None: as long
+        as it takes); MachineError when it fails."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(REQUEST_TIMEOUT_S)
+            sock.settimeout(wait_s)
             try:
                 sock.connect(str(self.path))
             except OSError:
@@ -113,7 +146,7 @@ class RunningMachine:
                     line = reader.readline()
             except TimeoutError:
                 raise MachineError(
-                    f"machine {self.name!r} did not answer within {REQUEST_TIMEOUT_S:.0f} s "
+                    f"machine {self.name!r} did not answer within {wait_s:.0f} s "
                     f"(its log: {log_file(self.name)})"
                 ) from None
             except OSError as e:
@@ -142,7 +175,7 @@ class RunningMachine:
 
 def running() -> list[str]:
     """Names of the machines whose socket answers."""
-    names = sorted(p.stem for p in runtime_dir().glob("*.sock"))
+    names = sorted(p.stem for p in runtime_dir().glob("*.sock") if NAME_PATTERN.fullmatch(p.stem))
     return [n for n in names if RunningMachine(n).alive()]
 
 
@@ -189,7 +222,7 @@ def boot(
     argv = [sys.executable, "-m", "mpam.fuse.serve", "--name", name, "--platform", platform]
     argv += ["--seed", str(seed)] + (["--paused"] if paused else [])
     argv += ["--sample", str(sample)] if sample is not None else []
-    with log.open("wb") as out:
+    with os.fdopen(open_private(log), "wb") as out:
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,

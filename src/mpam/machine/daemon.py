@@ -13,7 +13,9 @@ import errno
 import fcntl
 import json
 import os
+import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -24,13 +26,14 @@ from typing import Any
 from mpam.hw import regmap, sysregs
 from mpam.hw.msc import ErrorCode
 from mpam.hw.pcc import PccMsc
-from mpam.machine.client import log_file, pid_file, runtime_dir, socket_path
+from mpam.machine.client import log_file, open_private, pid_file, runtime_dir, socket_path
 from mpam.machine.machine import Machine
 from mpam.machine.sessions import ExecSessions, Mounters, start_mount, stop_mount
 from mpam.platform.reader import format_cpulist
 
 __all__ = [
     "DEFAULT_SAMPLE",
+    "MAX_STEP_NS",
     "Mounters",
     "Refused",
     "Request",
@@ -43,6 +46,12 @@ __all__ = [
 ]
 
 Request = dict[str, Any]
+#: The longest `step` (simulated time): an hour, several wall hours on a busy rdn2.
+MAX_STEP_NS = 3600 * 10**9
+#: How long a step holds the machine's lock at a time (wall clock: it decides only when
+#: other requests get their turn, never what the simulation does).
+STEP_SLICE_S = 0.05
+_UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 #: A running machine simulates 1/64 of every cache's sets (set sampling), fast enough to
 #: keep up with the wall clock with every CPU busy; `mpam boot --sample 1` is exact.
 DEFAULT_SAMPLE = 64
@@ -230,12 +239,6 @@ def _stats(m: Machine, args: Request) -> list[dict[str, Any]]:
     return [s.as_dict() for s in m.sim.all_stats()]
 
 
-def _step(m: Machine, args: Request) -> int:
-    """Advance simulated time by args["ns"] (the deterministic way: boot --paused)."""
-    m.run(int(args["ns"]))
-    return m.kernel.clock.now_ns
-
-
 def handlers() -> dict[str, Callable[[Machine, Request], Any]]:
     """The requests a running machine answers, by name."""
     return {
@@ -248,7 +251,6 @@ def handlers() -> dict[str, Callable[[Machine, Request], Any]]:
         "run": _run,
         "kill": _kill,
         "stats": _stats,
-        "step": _step,
     }
 
 
@@ -323,6 +325,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     sessions: ExecSessions | None = None
     sysfs_mounts: dict[str, threading.Thread]
     clock: SimClock
+    step_interrupted: bool = False
 
     def mount_sysfs(self, args: Request) -> int:
         """Mount the machine's /sys/devices/system/cpu at args["dir"]: 0 or -errno."""
@@ -382,15 +385,40 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         fs = self.machine.resctrl
         assert fs is not None
         if self.sessions is not None and self.sessions.sessions:
-            self.sessions.umount_at_end = True  # an exec session still has resctrl mounted
+            self.sessions.umount_at_end = True  # exec sessions still use it: at their end
             return 0
         with self.lock:
             return fs.umount()
 
+    def step(self, args: Request) -> int:
+        """Advance simulated time by args["ns"] (the deterministic way: boot --paused), in
+        slices of whole ticks that release the lock, so the machine answers meanwhile. It
+        stops early when interrupted (`step_interrupt`, `time --pause`) or shut down; the
+        simulated time reached is returned. Uninterrupted, it does what one run would."""
+        ns = int(args["ns"])
+        if not 0 <= ns <= MAX_STEP_NS:
+            raise Refused(f"a step is 0 to {MAX_STEP_NS // 10**9} s of simulated time, "
+                          f"not {ns / 1e9:g} s: step in parts")  # fmt: skip
+        m = self.machine
+        ticks, rest = divmod(ns, m.sim.tick_ns)
+        self.step_interrupted = False
+        while ticks and not (self.step_interrupted or self.stopping):
+            with self.lock:
+                until = time.monotonic() + STEP_SLICE_S
+                while ticks and time.monotonic() < until:
+                    m.sim.run(m.sim.tick_ns)
+                    ticks -= 1
+            time.sleep(0.001)  # a lock is not handed over by itself: let a waiter have it
+        with self.lock:
+            if not ticks and rest:
+                m.sim.run(rest)
+            m.service()
+            return m.kernel.clock.now_ns
+
     def exec_begin(self, args: Request) -> dict[str, Any] | int:
         if self.sessions is None:
             return -errno.ENODEV  # started without FUSE support
-        return self.sessions.begin(str(args.get("options", "")))
+        return self.sessions.begin(str(args.get("options", "")), int(args["client_pid"]))
 
     def exec_end(self, args: Request) -> int:
         if self.sessions is None:
@@ -406,8 +434,27 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 class _Handler(socketserver.StreamRequestHandler):
     server: _Server
+    peer_pid: int = 0
+
+    def _peer_allowed(self) -> bool:
+        """Only the machine's owner and root may steer it (SO_PEERCRED, the kernel's word
+        on who is connected); anyone else is told so, and the attempt goes to the log."""
+        raw = self.connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+        pid, uid, _ = _UCRED.unpack(raw)
+        owner = os.getuid()
+        if uid in (0, owner):
+            self.peer_pid = pid
+            return True
+        sys.stderr.write(f"refused a connection from uid {uid} (pid {pid}): not the owner\n")
+        sys.stderr.flush()
+        name = self.server.machine.name
+        self._reply({"ok": False, "error": f"machine {name!r} belongs to uid {owner}: only its "
+                     "owner and root may use it"})  # fmt: skip
+        return False
 
     def handle(self) -> None:
+        if not self._peer_allowed():
+            return
         # One request per connection: an idle client can never hold the machine.
         self.connection.settimeout(10.0)
         try:
@@ -421,14 +468,21 @@ class _Handler(socketserver.StreamRequestHandler):
                 if op == "time":
                     pause = request.get("args", {}).get("pause")
                     if pause is not None:
+                        if pause:
+                            self.server.step_interrupted = True  # and a step running stops
                         with self.server.lock:
                             self.server.clock.set_paused(bool(pause))
                     self._reply({"ok": True, "result": self.server.clock.info()})
                     return
-                if op in ("mount", "umount", "mount_sysfs", "exec_begin", "exec_end"):
-                    self._reply(
-                        {"ok": True, "result": getattr(self.server, op)(request.get("args", {}))}
-                    )
+                if op == "step_interrupt":
+                    self.server.step_interrupted = True
+                    self._reply({"ok": True, "result": None})
+                    return
+                if op in ("mount", "umount", "mount_sysfs", "exec_begin", "exec_end", "step"):
+                    args = request.get("args", {})
+                    if op == "exec_begin":
+                        args["client_pid"] = self.peer_pid  # the session lasts while it lives
+                    self._reply({"ok": True, "result": getattr(self.server, op)(args)})
                     return
                 if op == "shutdown":
                     self.server.unmount_all()
@@ -462,8 +516,11 @@ class _Handler(socketserver.StreamRequestHandler):
         )
 
     def _reply(self, message: dict[str, Any]) -> None:
-        self.wfile.write(json.dumps(message).encode() + b"\n")
-        self.wfile.flush()
+        try:
+            self.wfile.write(json.dumps(message).encode() + b"\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (an interrupted `mpam step`): nobody to tell
 
 
 def serve(
@@ -479,7 +536,8 @@ def serve(
     continuously unless `paused`."""
     # The lock is held for the daemon's life: two daemons of one name can never both get
     # past it, so one cannot unlink the other's live socket.
-    lock = (runtime_dir() / f"{name}.lock").open("w")
+    os.umask(0o077)  # the socket, the log and every file it makes: private
+    lock = os.fdopen(open_private(runtime_dir() / f"{name}.lock", os.O_RDWR | os.O_CREAT), "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -505,7 +563,8 @@ def serve(
     server.clock = SimClock(machine, server.lock, paused)
     ticker = threading.Thread(target=server.clock.run, daemon=True)
     ticker.start()
-    pid_file(name).write_text(f"{os.getpid()}\n")
+    with os.fdopen(open_private(pid_file(name)), "w") as pid_out:
+        pid_out.write(f"{os.getpid()}\n")
     try:
         server.serve_forever()
     finally:

@@ -6,22 +6,30 @@ machine's allocator, its host pid in the host namespace (kernel.tasks.HostPidNam
 its name from /proc/<pid>/comm and its owner from its real uid (the machine's owner is the
 machine's root). It sleeps unless a workload is attached to it, and the context switch
 labels it like any task. When the real process exits it leaves the machine: a pidfd
-(pidfd_open) for each one becomes readable at exit, and one watcher thread takes those tasks
-out under the machine's lock. Checking the process's start time after opening its pidfd
-makes sure the pidfd is for the process that was read, not a later one with a reused pid.
+(pidfd_open) for each one becomes readable at exit, and one watcher thread (ExitWatcher)
+takes those tasks out under the machine's lock. Checking the process's start time after
+opening its pidfd makes sure the pidfd is for the process that was read, not a later one
+with a reused pid. A writer may bring in only a process it could move: its own, or any as
+root.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
+import sys
 import threading
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mpam.kernel.tasks import TASK_COMM_LEN, HostPidNamespace, Task
 
-from .machine import Machine
+if TYPE_CHECKING:
+    from mpam.machine.machine import Machine
 
-__all__ = ["HostProcesses"]
+__all__ = ["ExitWatcher", "HostProcesses", "proc_status"]
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -35,15 +43,18 @@ def _stat_fields(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2 :].split()
 
 
-def _real_uid(pid: int) -> int | None:
+def proc_status(pid: int) -> dict[str, str]:
+    """/proc/<pid>/status as {field: value} (empty when the process has gone)."""
     try:
-        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
+        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
     except OSError:
-        pass
-    return None
+        return {}
+
+
+def _real_uid(pid: int) -> int | None:
+    uid = proc_status(pid).get("Uid")
+    return int(uid.split()[0]) if uid else None
 
 
 def _comm(pid: int) -> str:
@@ -54,64 +65,95 @@ def _comm(pid: int) -> str:
         return "?"
 
 
-class HostProcesses:
-    """The machine's host pid namespace and the watcher of its processes' exits."""
+class ExitWatcher:
+    """Calls back when watched host processes exit: one thread polls their pidfds (a pidfd
+    becomes readable when its process exits). Started at the first `watch`."""
 
-    def __init__(self, machine: Machine, lock: threading.Lock) -> None:
+    def __init__(self) -> None:
+        self._callbacks: dict[int, Callable[[], object]] = {}  # pidfd -> what to do at exit
+        self._poll = select.poll()
+        self._mutex = threading.Lock()  # the table, between `watch` and the thread
+        self._wake: tuple[int, int] | None = None
+
+    def watch(self, pidfd: int, at_exit: Callable[[], object]) -> None:
+        """Take over `pidfd` (closed once its process has exited) and run `at_exit` then."""
+        with self._mutex:
+            if self._wake is None:
+                self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+                self._poll.register(self._wake[0], select.POLLIN)
+                threading.Thread(target=self._run, name="host-exits", daemon=True).start()
+            self._callbacks[pidfd] = at_exit
+            self._poll.register(pidfd, select.POLLIN)
+            wake = self._wake[1]
+        with contextlib.suppress(BlockingIOError):  # a wake-up is pending already
+            os.write(wake, b"\0")
+
+    def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            for fd, _ in self._poll.poll():
+                if fd == self._wake[0]:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(fd, 4096)
+                    continue
+                with self._mutex:
+                    at_exit = self._callbacks.pop(fd, None)
+                    self._poll.unregister(fd)
+                os.close(fd)
+                if at_exit is None:
+                    continue
+                try:
+                    at_exit()
+                except Exception:  # one failure must not stop the watching of the others
+                    sys.stderr.write(f"host-exits: {traceback.format_exc()}")
+                    sys.stderr.flush()
+
+
+class HostProcesses:
+    """The machine's host pid namespace: host processes join it and leave at exit."""
+
+    def __init__(self, machine: Machine, lock: threading.Lock, exits: ExitWatcher) -> None:
         self.machine = machine
         self.lock = lock
+        self.exits = exits
         self.ns = HostPidNamespace(machine.kernel.tasks, self.attach)
-        self._pidfds: dict[int, int] = {}  # pidfd -> machine pid
-        self._poll = select.poll()
-        self._wake_r, self._wake_w = os.pipe()
-        self._poll.register(self._wake_r, select.POLLIN)
-        self._mutex = threading.Lock()  # the pidfd table, between attach and the watcher
-        threading.Thread(target=self._watch, name="host-exits", daemon=True).start()
 
-    def attach(self, host_pid: int) -> Task | None:
+    def attach(self, host_pid: int, euid: int) -> Task | None:
         """The host process `host_pid` joins the machine (called under the machine's lock,
-        from a tasks write); None when no such process exists or it is gone already."""
+        from a tasks write by a task with effective uid `euid`); None when no such process
+        exists or it is gone already. PermissionError, and no trace, when `euid` may not
+        move it (root, or the process's own user, may): a writer adopts only what it owns."""
         before = _stat_fields(host_pid)
-        if before is None:
+        uid = _real_uid(host_pid)
+        if before is None or uid is None:
             return None
+        owner = 0 if uid == os.getuid() else uid  # the machine's owner is its root
+        if euid not in (0, owner):
+            raise PermissionError(host_pid)
         try:
             pidfd = os.pidfd_open(host_pid)
         except OSError:
-            return None
+            return None  # gone, or a thread rather than a process
         after = _stat_fields(host_pid)
-        uid = _real_uid(host_pid)
         # field 22 of /proc/<pid>/stat, starttime: the same process before and after
-        if after is None or after[19] != before[19] or uid is None:
+        if after is None or after[19] != before[19]:
             os.close(pidfd)
             return None
-        task = self.machine.kernel.tasks.spawn(_comm(host_pid), ppid=1)
+        try:
+            task = self.machine.kernel.tasks.spawn(_comm(host_pid), ppid=1)
+        except BaseException:
+            os.close(pidfd)
+            raise
         task.mpam_partid_pmg = 0  # a new arrival is in the default group until it is moved
         task.host_pid = host_pid
-        task.uid = 0 if uid == os.getuid() else uid  # the machine's owner is its root
-        with self._mutex:
-            self._pidfds[pidfd] = task.pid
-            self._poll.register(pidfd, select.POLLIN)
-        os.write(self._wake_w, b"\0")
+        task.uid = owner
+        self.exits.watch(pidfd, lambda: self._leave(task))
         return task
 
-    def _watch(self) -> None:
-        while True:
-            for fd, _ in self._poll.poll():
-                if fd == self._wake_r:
-                    os.read(self._wake_r, 4096)
-                    continue
-                with self._mutex:
-                    pid = self._pidfds.pop(fd, None)
-                    self._poll.unregister(fd)
-                os.close(fd)
-                if pid is not None:
-                    with self.lock:
-                        self._leave(pid)
-
-    def _leave(self, pid: int) -> None:
+    def _leave(self, task: Task) -> None:
         """The real process exited: its task exits (do_exit), its statistics stay."""
-        task = self.machine.kernel.tasks.get(pid)
-        if task is None or task.host_pid is None:
-            return
-        self.machine.sim.detach(pid)
-        self.machine.kernel.scheduler.exit(task)
+        with self.lock:
+            if self.machine.kernel.tasks.get(task.pid) is not task:
+                return  # it went some other way already
+            self.machine.sim.detach(task.pid)
+            self.machine.kernel.scheduler.exit(task)

@@ -13,30 +13,33 @@ starts:
   /proc/filesystems (bind mounts of single files, as LXCFS does) and its symlink over
   /proc/self;
 - without the session's original mounts in the runtime directory or any other FUSE
-  resctrl mount, so the namespace has one resctrl, at /sys/fs/resctrl.
+  resctrl mount, so the namespace has one resctrl, at /sys/fs/resctrl (a host's own
+  /sys/fs/resctrl, on a machine with resctrl, is covered like the rest of /sys/fs).
 
 The new mount API (open_tree and move_mount, Linux 5.2) makes detached clones of mounts and
-attaches them, a symlink included (/proc/self): mount(2) cannot mount on a symlink. A
-user other than root gets a user namespace too, with its own uid and gid mapped to
-themselves, so it may mount in its namespace; the command then runs with that user's
-credentials and no capabilities on the host.
+attaches them, a symlink included (/proc/self): mount(2) cannot mount on a symlink. It
+takes root (CAP_SYS_ADMIN): in a user namespace the copied mounts are locked together and
+the originals could not be dropped. A client meant to run unprivileged runs as its user
+inside (`setpriv`, `su`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 from pathlib import Path
 
-__all__ = ["EXEC_DIR", "NamespaceError", "enter"]
+__all__ = ["EXEC_DIR", "NamespaceError", "enter", "unescape"]
 
 #: Where the namespace sees the /proc overlay (mpam.fuse.proc_fuse), in its tmpfs over /sys/fs.
 EXEC_DIR = "/sys/fs/.mpam-exec"
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_ESCAPE = re.compile(r"\\([0-7]{3})")  # seq_path's escaping of " \t\n\\" in mountinfo
 # <linux/sched.h>, <linux/mount.h>, <fcntl.h>; the syscall numbers of open_tree and
 # move_mount are the same on every architecture (the unified table from 5.1 on).
-CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_RECURSIVE = -100, 0x100, 0x8000
@@ -79,6 +82,11 @@ def _attach(fd: int, target: str) -> None:
     os.close(fd)
 
 
+def unescape(field: str) -> str:
+    """A path as mountinfo prints it, with seq_path's octal escapes (\\040) undone."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
 def _mount_points() -> list[tuple[str, str]]:
     """(mount point, filesystem type) of this namespace's mounts, from the real mountinfo."""
     out = []
@@ -86,33 +94,28 @@ def _mount_points() -> list[tuple[str, str]]:
         for line in f:
             fields = line.split(" ")
             sep = fields.index("-", 6)
-            point = fields[4].encode().decode("unicode_escape", errors="replace")
-            out.append((point, fields[sep + 1]))
+            out.append((unescape(fields[4]), fields[sep + 1]))
     return out
-
-
-def _own_user_namespace() -> None:
-    uid, gid = os.getuid(), os.getgid()
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare the user and mount namespaces")
-    Path("/proc/self/setgroups").write_text("deny")
-    Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
-    Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
 
 
 def enter(session_dir: str) -> None:
     """Make this process's mount namespace the machine's system (see the module)."""
-    session = Path(session_dir)
-    if os.geteuid() == 0:
-        _check(_libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
-    else:
-        _own_user_namespace()
+    if os.geteuid() != 0:
+        raise NamespaceError(
+            "it takes root to make a mount namespace: run mpam exec as root, and the client "
+            "as its own user inside it (setpriv, su)"
+        )
+    session = Path(os.path.realpath(session_dir))
+    _check(_libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     resctrl = _clone(str(session / "resctrl"))
     cpu = _clone(str(session / "cpu"))
     overlay = _clone(str(session / "proc"))
     files = {p: _clone(str(session / "proc" / Path(p).name), AT_SYMLINK_NOFOLLOW)
              for p in ("/proc/cpuinfo", "/proc/filesystems", "/proc/self")}  # fmt: skip
-    kept = {name: _clone(f"/sys/fs/{name}", AT_RECURSIVE) for name in sorted(os.listdir("/sys/fs"))}
+    ours = {"resctrl", Path(EXEC_DIR).name}
+    kept = {name: _clone(f"/sys/fs/{name}", AT_RECURSIVE)
+            for name in sorted(os.listdir("/sys/fs")) if name not in ours}  # fmt: skip
     # the originals go: the runtime directory's copies, any other FUSE resctrl mount and
     # what the tmpfs will cover (its clones are moved back in)
     for point, fstype in reversed(_mount_points()):

@@ -10,10 +10,10 @@ session mounted it and nothing else has it mounted.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -25,7 +25,7 @@ from typing import Any
 
 from mpam.kernel.cpuinfo import cpuinfo
 from mpam.machine.client import runtime_dir
-from mpam.machine.host import HostProcesses
+from mpam.machine.host import ExitWatcher, HostProcesses
 from mpam.machine.machine import Machine
 
 __all__ = ["ExecSessions", "Mounters", "start_mount", "stop_mount"]
@@ -64,12 +64,13 @@ def stop_mount(path: str, thread: threading.Thread, *, wait: bool = True) -> Non
 @dataclass
 class _Session:
     directory: Path
-    mounted_fs: bool  # resctrl was mounted for this session
     threads: dict[str, threading.Thread] = field(default_factory=dict)
 
 
 class ExecSessions:
-    """The machine's exec sessions, by number."""
+    """The machine's exec sessions, by number. Their bookkeeping changes only under the
+    machine's lock; resctrl mounted for a session stays until the last session ends (and is
+    left alone while `mpam mount` has it)."""
 
     def __init__(self, machine: Machine, lock: threading.Lock, mounters: Mounters,
                  in_use: Callable[[], bool]) -> None:  # fmt: skip
@@ -77,10 +78,11 @@ class ExecSessions:
         self.lock = lock
         self.mounters = mounters
         self.in_use = in_use  # resctrl has mounts other than the sessions'
-        self.host = HostProcesses(machine, lock)
+        self.exits = ExitWatcher()
+        self.host = HostProcesses(machine, lock, self.exits)
         self.sessions: dict[int, _Session] = {}
-        self._numbers = itertools.count(1)  # (atomic: requests are served in threads)
-        #: resctrl was unmounted by its user while a session had it: unmount at the end
+        self._numbers = itertools.count(1)
+        #: resctrl is mounted because of sessions: unmount it when the last one ends
         self.umount_at_end = False
 
     def _files(self) -> dict[str, str]:
@@ -96,57 +98,69 @@ class ExecSessions:
         fs = self.machine.resctrl
         return "".join(f",{o}" for o in fs.options) if fs is not None else ""
 
-    def begin(self, options: str) -> dict[str, Any] | int:
-        """Make a session's mounts: {"session", "dir", "options"} or a negative errno
+    def begin(self, options: str, client_pid: int) -> dict[str, Any] | int:
+        """Make a session's mounts for the `mpam exec` process `client_pid` (its end, even
+        by SIGKILL, ends the session): {"session", "dir", "options"} or a negative errno
         (-ENODEV without resctrl, -EBUSY when resctrl is mounted with other options)."""
         m = self.machine
         fs = m.resctrl
         if fs is None:
             return -errno.ENODEV
         wanted = tuple(sorted(o for o in options.split(",") if o))
+        number = next(self._numbers)
+        directory = runtime_dir() / f"{m.name}.exec{number}"
+        session = _Session(directory)
         with self.lock:
-            mounted_fs = not fs.mounted
-            if mounted_fs:
+            if not fs.mounted:
                 err = fs.mount(options)
                 if err:
                     return int(err)
+                self.umount_at_end = True
             elif wanted and wanted != tuple(sorted(fs.options)):
                 return -errno.EBUSY
-        number = next(self._numbers)
-        directory = runtime_dir() / f"{m.name}.exec{number}"
-        session = _Session(directory, mounted_fs)
-        self.sessions[number] = session
+            self.sessions[number] = session
         mt = self.mounters
         mounts: dict[str, Callable[[str], None]] = {
             "resctrl": lambda p: mt.resctrl(fs, p, self.lock, m.service, pidns=self.host.ns),
             "cpu": lambda p: mt.tree(m.cpu_sysfs, p, self.lock),
             "proc": lambda p: mt.proc(self._files, self._options, p, self.lock),
         }
-        for sub, serve in mounts.items():
-            path = directory / sub
-            path.mkdir(parents=True, exist_ok=True)
-            thread = start_mount(partial(serve, str(path)), str(path))
-            if thread is None:
-                self.end(number)
-                return -errno.EIO
-            session.threads[sub] = thread
+        try:
+            directory.mkdir(mode=0o700)  # new: never one somebody else prepared
+            for sub, serve in mounts.items():
+                path = directory / sub
+                path.mkdir(mode=0o700)
+                thread = start_mount(partial(serve, str(path)), str(path))
+                if thread is None:
+                    raise OSError(errno.EIO, "the mount did not come up")
+                session.threads[sub] = thread
+            pidfd = os.pidfd_open(client_pid)
+        except OSError as e:
+            self.end(number)
+            return -(e.errno or errno.EIO)
+        self.exits.watch(pidfd, lambda: self.end(number))
         return {"session": number, "dir": str(directory), "options": self._options()}
 
     def end(self, number: int) -> int:
-        session = self.sessions.pop(number, None)
+        """Unmount a session (its command has exited); 0, or -EINVAL if it has ended."""
+        with self.lock:
+            session = self.sessions.pop(number, None)
         if session is None:
             return -errno.EINVAL
         # Processes the command left behind keep its namespace, and with it the session's
         # mounts there: their servers stop when the last of them goes.
         for sub, thread in session.threads.items():
             stop_mount(str(session.directory / sub), thread, wait=False)
-        shutil.rmtree(session.directory, ignore_errors=True)
+        for sub in ("resctrl", "cpu", "proc", ""):
+            with contextlib.suppress(OSError):  # a mount still busy keeps its directory
+                (session.directory / sub).rmdir()
         fs = self.machine.resctrl
-        last = not self.sessions and not self.in_use()
-        if last and (session.mounted_fs or self.umount_at_end) and fs is not None:
-            self.umount_at_end = False
-            with self.lock:
+        with self.lock:
+            last = not self.sessions and not self.in_use()
+            if last and self.umount_at_end and fs is not None and fs.mounted:
                 fs.umount()
+            if last:
+                self.umount_at_end = False
         return 0
 
     def end_all(self) -> None:

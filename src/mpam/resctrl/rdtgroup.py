@@ -296,13 +296,17 @@ class Rdtgroups:
 
     def _move_task(self, group: RdtGroup, nr: int, euid: int,
                    pidns: HostPidNamespace | None) -> int:  # fmt: skip
-        task = self.kernel.tasks.get(nr) if pidns is None else pidns.find_task_by_vpid(nr)
+        try:
+            task = self.kernel.tasks.get(nr) if pidns is None else pidns.find_task_by_vpid(nr, euid)
+        except PermissionError:  # a host process the writer may not move: it stays out
+            self.status.puts(f"No permission to move task {nr}\n")
+            return -errno.EPERM
         if task is None or task.is_idle:
             self.status.puts(f"No task {nr}\n")
             return -errno.ESRCH
         pid = task.pid
         if euid != 0 and euid != task.uid:
-            self.status.puts(f"No permission to move task {nr}\n")
+            self.status.puts(f"No permission to move task {pid}\n")  # task->pid, as the kernel
             return -errno.EPERM
         if group.kind is GroupKind.MON:
             parent = group.parent

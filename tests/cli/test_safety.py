@@ -1,0 +1,147 @@
+"""Who may steer a machine, and where its files go: only its owner and root (SO_PEERCRED),
+a private runtime directory refused when it is not, names that are names, and private
+files whatever the umask."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mpam.cli import main
+from mpam.machine import client
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    run = tmp_path / "run"
+    monkeypatch.setenv("MPAM_RUNTIME_DIR", str(run))
+    yield run
+    try:
+        names = client.running()
+    except client.MachineError:
+        return  # a directory the test made unsafe: no machine could start there
+    for name in names:
+        client.shutdown(client.RunningMachine(name))
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("name", ["../x", "/tmp/abs", "a/b", "", "a\nb", ".hidden", "x" * 65])
+def test_a_name_is_one_path_component(runtime: Path, name: str) -> None:
+    for argv in (["boot", "-p", "tiny", "--name", name], ["status", "--name", name]):
+        code, out = _run(*argv)
+        assert code == 1, out
+        assert out.startswith(f"Error: {name!r} cannot name a machine: use letters, digits")
+        assert "Traceback" not in out
+    assert not (runtime.parent / "x.sock").exists() and not Path("/tmp/abs.sock").exists()
+
+
+def test_a_runtime_directory_others_can_enter_is_refused(runtime: Path) -> None:
+    runtime.mkdir(mode=0o755)
+    runtime.chmod(0o755)
+    code, out = _run("boot", "-p", "tiny")
+    assert code == 1
+    assert out == (
+        f"Error: the runtime directory {runtime} is not safe to use: its mode is 0755: others "
+        "may enter it (want 0700); remove it, or set MPAM_RUNTIME_DIR to a directory of your "
+        "own\n"
+    )
+    assert os.listdir(runtime) == []  # nothing was written there
+
+
+def test_a_symlinked_runtime_directory_is_refused(runtime: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    runtime.symlink_to(elsewhere)
+    code, out = _run("list")
+    assert code == 1
+    assert "is not safe to use: it is a symbolic link" in out
+    assert os.listdir(elsewhere) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the directory to another user")
+def test_a_runtime_directory_of_another_user_is_refused(runtime: Path) -> None:
+    runtime.mkdir(mode=0o700)
+    os.chown(runtime, 65534, 65534)
+    code, out = _run("status")
+    assert code == 1
+    assert f"it belongs to uid 65534, not to you (uid {os.getuid()})" in out
+
+
+def test_files_are_private_whatever_the_umask(runtime: Path) -> None:
+    old = os.umask(0)
+    try:
+        assert _run("boot", "-p", "tiny", "--paused")[0] == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(runtime.stat().st_mode) == 0o700
+    for f in ("mpam.sock", "mpam.log", "mpam.pid", "mpam.lock"):
+        mode = stat.S_IMODE((runtime / f).lstat().st_mode)
+        assert mode & 0o077 == 0, f"{f} is {mode:04o}"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_only_the_owner_and_root_may_steer_it(runtime: Path) -> None:
+    assert _run("boot", "-p", "tiny", "--paused")[0] == 0
+    # as if the files had been left open to all (umask 000, a wide directory): the other
+    # user reaches the socket through a descriptor of it, and the machine still asks who
+    # is calling
+    (runtime / "mpam.sock").chmod(0o666)
+    path_fd = os.open(runtime / "mpam.sock", os.O_PATH)
+    request = json.dumps({"op": "cpu", "args": {"cpu": 1, "online": False}})
+    code = (
+        "import socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        f"s.connect('/proc/self/fd/{path_fd}')\n"
+        f"s.sendall({request!r}.encode() + b'\\n')\n"
+        "sys.stdout.write(s.makefile().readline())\n"
+    )
+    try:
+        proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                               "/usr/bin/python3", "-c", code], capture_output=True, text=True,
+                              timeout=60, pass_fds=[path_fd])  # fmt: skip
+    finally:
+        os.close(path_fd)
+    assert json.loads(proc.stdout) == {
+        "ok": False,
+        "error": "machine 'mpam' belongs to uid 0: only its owner and root may use it",
+    }
+    assert "CPUs online: 0-3 of 4" in _run("status")[1]  # nothing changed
+    log = (runtime / "mpam.log").read_text()
+    assert "refused a connection from uid 65534 (pid " in log
+
+
+def test_a_step_is_bounded_and_can_be_stopped(runtime: Path) -> None:
+    assert _run("boot", "-p", "tiny", "--paused")[0] == 0
+    code, out = _run("step", "99999999999999999999s")
+    assert (code, out) == (1, "Error: a step is 0 to 3600 s of simulated time, not 1e+20 s: "
+                              "step in parts\n")  # fmt: skip
+    assert _run("run", "--cpu", "1", "stream:footprint=8MiB")[0] == 0
+    machine = client.RunningMachine("mpam")
+    start = machine.call("time")["now_ns"]
+    result: list[int] = []
+    stepper = threading.Thread(target=lambda: result.append(machine.call("step", ns=3000 * 10**9,
+                                                                         wait_s=None)))  # fmt: skip
+    stepper.start()
+    # the machine answers while the step runs, and pausing the clock stops the step
+    for _ in range(2000):
+        if machine.call("time")["now_ns"] > start:
+            break
+        time.sleep(0.005)
+    assert machine.call("status")["platform"] == "tiny"
+    machine.call("time", pause=True)
+    stepper.join(timeout=120)
+    assert not stepper.is_alive()
+    assert 0 < result[0] < 3000 * 10**9
