@@ -5,9 +5,11 @@ files whatever the umask."""
 from __future__ import annotations
 
 import json
+import signal
 import os
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -145,3 +147,68 @@ def test_a_step_is_bounded_and_can_be_stopped(runtime: Path) -> None:
     stepper.join(timeout=120)
     assert not stepper.is_alive()
     assert 0 < result[0] < 3000 * 10**9
+
+
+def _pid(runtime: Path, name: str = "mpam") -> int:
+    return int((runtime / f"{name}.pid").read_text())
+
+
+def _wait_gone(pid: int) -> None:
+    for _ in range(400):
+        if not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text():
+            return
+        time.sleep(0.025)
+    raise AssertionError(f"process {pid} did not exit")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing")
+def test_sigterm_unmounts_and_exits(runtime: Path, tmp_path: Path) -> None:
+    point = tmp_path / "resctrl"
+    point.mkdir()
+    assert _run("boot", "-p", "tiny", "--paused")[0] == 0
+    assert _run("mount", str(point))[0] == 0
+    pid = _pid(runtime)
+    os.kill(pid, signal.SIGTERM)
+    _wait_gone(pid)
+    assert not os.path.ismount(point)
+    assert not (runtime / "mpam.sock").exists() and not (runtime / "mpam.pid").exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing")
+def test_what_a_killed_machine_leaves_is_listed_and_cleared(runtime: Path, tmp_path: Path) -> None:
+    point = tmp_path / "resctrl"
+    point.mkdir()
+    assert _run("boot", "-p", "tiny", "--paused")[0] == 0
+    assert _run("mount", str(point))[0] == 0
+    pid = _pid(runtime)
+    os.kill(pid, signal.SIGKILL)
+    _wait_gone(pid)
+    assert _run("list")[1] == (
+        f"no machine is running\nmpam: gone (it died; its files are left in {runtime}: "
+        "`mpam boot --name mpam` clears them)\n"
+    )
+    assert _run("mount", str(point)) == (
+        1, f"Error: mount resctrl at {point}: a machine that died left its mount there: clear it "
+           f"with `mpam umount {point}`\n")  # fmt: skip
+    assert _run("umount", str(point)) == (
+        0, f"umount {point}: cleared the mount a machine that died left there\n")  # fmt: skip
+    assert not os.path.ismount(point)
+    assert _run("boot", "-p", "tiny", "--paused")[0] == 0  # the next boot of the name
+    assert "gone" not in _run("list")[1]
+    assert _run("mount", str(point))[0] == 0
+
+
+def test_racing_boots_leave_the_winner_alone(runtime: Path) -> None:
+    argv = [sys.executable, "-m", "mpam.cli", "boot", "-p", "tiny", "--paused"]
+    env = {**os.environ, "MPAM_RUNTIME_DIR": str(runtime)}
+    boots = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(4)]  # fmt: skip
+    outs = [(b.wait(timeout=120), b.stdout.read() if b.stdout else "") for b in boots]
+    won = [out for code, out in outs if code == 0]
+    lost = [out for code, out in outs if code != 0]
+    assert len(won) == 1, outs
+    assert all("a machine named 'mpam' is already running or booting" in out for out in lost)
+    assert client.running() == ["mpam"]
+    assert _run("status")[0] == 0
+    log = (runtime / "mpam.log").read_text()
+    assert "already running" not in log  # no loser's daemon ever wrote to the winner's log

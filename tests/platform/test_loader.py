@@ -699,6 +699,25 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
         (("[[numa]]", "[[numa]]", "[[numa_]]"),),
         ("numa: is required",),
     ),
+    # values the PPTT cannot encode are refused at load time, not by `mpam acpi build`
+    (
+        "256 ways (the PPTT's Associativity is a byte)",
+        (('name = "L3"', "ways = 16", "ways = 256"),),
+        ("cache[2].ways: must be 1..255, got 256",),
+    ),
+    (
+        "a 4 GiB cache (the PPTT's Size is 32 bits)",
+        (('name = "L3"', 'size = "1MiB"', 'size = "4GiB"'),),
+        ("cache[2].size: must be below 4 GiB (the PPTT's Size is 32 bits), got 4294967296",),
+    ),
+    (
+        "cache ids past 32 bits",
+        (('name = "L2"', "id_base = 0x200", "id_base = 0x200\nid_stride = 0xFFFFFFFF"),),
+        (
+            "cache[1].id_stride: gives cache id 4294967807 for the last of 2 caches: cache ids "
+            "are 32-bit (at most 4294967295)",
+        ),
+    ),
 ]
 
 

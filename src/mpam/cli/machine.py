@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 
 import click
 
@@ -116,8 +117,13 @@ def list_() -> None:
             continue  # it stopped since `running` saw it
         mounts = ", ".join(info["mounts"]) or "-"
         rows.append((machine_name, info["platform"], info["pid"], info["time_ns"], mounts))
+    dead = client.gone()
     if not rows:
         click.echo("no machine is running")
+    for machine_name in dead:
+        click.echo(f"{machine_name}: gone (it died; its files are left in {client.runtime_dir()}: "
+                   f"`mpam boot --name {machine_name}` clears them)")  # fmt: skip
+    if not rows:
         return
     name_w = max(4, *(len(r[0]) for r in rows))
     platform_w = max(8, *(len(r[1]) for r in rows))
@@ -275,6 +281,11 @@ def mount(directory: str, name: str | None, options: str) -> None:
     With no machine running, the default platform boots first. resctrl mounts once per
     machine (a second mount is refused with EBUSY, as the kernel does): `mpam umount` first."""
     path = os.path.abspath(directory)
+    if _dead_mount(os.path.realpath(path)):
+        raise click.ClickException(
+            f"mount resctrl at {directory}: a machine that died left its mount there: "
+            f"clear it with `mpam umount {directory}`"
+        )
     if not os.path.isdir(path):
         raise click.ClickException(
             f"mount resctrl at {directory}: the mount point does not exist: "
@@ -302,18 +313,36 @@ def mount(directory: str, name: str | None, options: str) -> None:
     raise click.ClickException(f"mount resctrl at {directory}: {errno_text(ret)}{detail}")
 
 
+def _dead_mount(path: str) -> bool:
+    """A FUSE mount of a machine (resctrl or its sysfs) at `path` whose server is gone: the
+    kernel answers ENOTCONN for it."""
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        ours = any(
+            line.split(" ")[4] == path.replace(" ", "\\040")
+            and line.split(" - ")[1].split(" ")[0] in ("fuse.resctrl", "fuse.sysfs")
+            for line in f
+        )
+    if not ours:
+        return False
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ENOTCONN
+    return False
+
+
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @machine_name_option("Only the machine of this name (default: whichever has it mounted).")
 def umount(directory: str, name: str | None) -> None:
-    """Unmount the resctrl mounted at DIRECTORY (resetting every group, as the kernel does)."""
+    """Unmount the resctrl mounted at DIRECTORY (resetting every group, as the kernel does).
+
+    A mount left by a machine that died (its server gone) is cleared too."""
     path = os.path.realpath(directory)
     if name is not None:
         machines = [find(name)]
     else:
         machines = [client.RunningMachine(n) for n in client.running()]
-    if not machines:
-        raise click.ClickException(f"umount {directory}: no machine is running")
     mounts: dict[str, client.RunningMachine] = {}
     for machine in machines:
         info = request(machine, "status")
@@ -324,6 +353,15 @@ def umount(directory: str, name: str | None) -> None:
         if ret:
             raise click.ClickException(f"umount {directory}: {errno_text(ret)}")
         return
+    if _dead_mount(path):
+        subprocess.run(["fusermount3", "-uz", path], check=False, capture_output=True)
+        if _dead_mount(path):
+            raise click.ClickException(f"umount {directory}: the mount a dead machine left "
+                                       "could not be cleared (try `fusermount3 -u` as root)")  # fmt: skip
+        click.echo(f"umount {directory}: cleared the mount a machine that died left there")
+        return
+    if not machines:
+        raise click.ClickException(f"umount {directory}: no machine is running")
     whose = f"machine {name!r}" if name is not None else "a running machine"
     where = (
         "resctrl is mounted at " + ", ".join(f"{p} ({m.name})" for p, m in mounts.items())

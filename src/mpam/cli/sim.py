@@ -101,10 +101,13 @@ def step(name: str | None, duration: str) -> None:
 
 @click.command("time")
 @name_option
-@click.option("--pause", "pause", flag_value=True, default=None, help="Stop simulated time.")
-@click.option("--resume", "pause", flag_value=False, help="Let simulated time run again.")
-def time_(name: str | None, pause: bool | None) -> None:
+@click.option("--pause", is_flag=True, help="Stop simulated time (and a step running).")
+@click.option("--resume", is_flag=True, help="Let simulated time run again.")
+def time_(name: str | None, pause: bool, resume: bool) -> None:
     """The simulated clock, and how fast it runs against the wall clock."""
-    info = call(name, "time", **({} if pause is None else {"pause": pause}))
+    if pause and resume:
+        raise click.UsageError("--pause and --resume cannot go together: say one")
+    args = {"pause": True} if pause else {"pause": False} if resume else {}
+    info = call(name, "time", **args)
     state = "paused" if info["paused"] else f"running at {info['rate']:.2f}x wall time"
     click.echo(f"{info['now_ns'] / 1e9:.6f} s simulated, {state} (sampling 1/{info['sample']})")

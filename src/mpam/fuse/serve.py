@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paused", action="store_true")
     parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lock-fd", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     return serve(
         args.name,
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         paused=args.paused,
         sample=args.sample,
         seed=args.seed,
+        lock_fd=args.lock_fd,
     )
 
 

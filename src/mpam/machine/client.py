@@ -11,6 +11,7 @@ This module is what every client command loads, so it imports nothing of the mac
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -32,6 +33,7 @@ __all__ = [
     "boot",
     "check_name",
     "find",
+    "gone",
     "log_file",
     "open_private",
     "pid_file",
@@ -179,6 +181,29 @@ def running() -> list[str]:
     return [n for n in names if RunningMachine(n).alive()]
 
 
+def gone() -> list[str]:
+    """Names of machines that died and left files behind (a socket, a pid file, exec
+    sessions): nobody holds their lock. The next boot of the name clears them."""
+    out = []
+    for sock in sorted([*runtime_dir().glob("*.sock"), *runtime_dir().glob("*.pid")]):
+        name = sock.stem
+        if not NAME_PATTERN.fullmatch(name) or name in out:
+            continue
+        try:
+            fd = os.open(runtime_dir() / f"{name}.lock", os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            out.append(name)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # alive (or booting)
+        finally:
+            os.close(fd)
+        out.append(name)
+    return out
+
+
 def find(name: str | None) -> RunningMachine:
     """The machine called `name`, or the only running one when no name is given."""
     if name is not None:
@@ -218,18 +243,33 @@ def boot(
             f"a machine named {name!r} is already running: boot another with --name NAME, "
             f"or stop this one with `mpam shutdown --name {name}`"
         )
+    # The name's lock first: a machine of this name that is running (or booting) holds it,
+    # and then nothing of its is touched. The daemon inherits it and holds it for its life.
+    lock_fd = open_private(runtime_dir() / f"{name}.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock_fd)
+        raise MachineError(
+            f"a machine named {name!r} is already running or booting: boot another with "
+            f"--name NAME, or stop this one with `mpam shutdown --name {name}`"
+        ) from None
     log = log_file(name)
     argv = [sys.executable, "-m", "mpam.fuse.serve", "--name", name, "--platform", platform]
-    argv += ["--seed", str(seed)] + (["--paused"] if paused else [])
+    argv += ["--seed", str(seed), "--lock-fd", str(lock_fd)] + (["--paused"] if paused else [])
     argv += ["--sample", str(sample)] if sample is not None else []
-    with os.fdopen(open_private(log), "wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    try:
+        with os.fdopen(open_private(log), "wb") as out:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(lock_fd,),
+            )
+    finally:
+        os.close(lock_fd)
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     while time.monotonic() < deadline:
         if machine.alive():

@@ -9,13 +9,16 @@ are served one at a time, each under the machine's one lock.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
 import os
+import signal
 import socket
 import socketserver
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -425,6 +428,11 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             return -errno.EINVAL
         return self.sessions.end(int(args["session"]))
 
+    def stop(self) -> None:
+        """Stop serving (from any thread but the one in serve_forever)."""
+        self.stopping = True
+        threading.Thread(target=self.shutdown, daemon=True).start()
+
     def unmount_all(self) -> None:
         if self.sessions is not None:
             self.sessions.end_all()
@@ -487,8 +495,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 if op == "shutdown":
                     self.server.unmount_all()
                     self._reply({"ok": True, "result": None})
-                    self.server.stopping = True
-                    threading.Thread(target=self.server.shutdown, daemon=True).start()
+                    self.server.stop()
                     return
                 handler = handlers().get(op)
                 if handler is None:
@@ -523,6 +530,19 @@ class _Handler(socketserver.StreamRequestHandler):
             pass  # the client went away (an interrupted `mpam step`): nobody to tell
 
 
+def _clear_stale_sessions(name: str) -> None:
+    """The exec session directories a machine of this name that died left behind: their
+    mounts (dead since their server went) are cleared and the directories removed."""
+    for directory in runtime_dir().glob(f"{name}.exec*"):
+        for sub in ("resctrl", "cpu", "proc"):
+            path = directory / sub
+            subprocess.run(["fusermount3", "-uz", str(path)], check=False, capture_output=True)
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
 def serve(
     name: str,
     platform: str,
@@ -531,18 +551,25 @@ def serve(
     paused: bool = False,
     sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
+    lock_fd: int | None = None,
 ) -> int:
-    """Boot the machine, then answer requests until shut down; simulated time runs
-    continuously unless `paused`."""
+    """Boot the machine, then answer requests until shut down (or SIGTERM, which unmounts
+    its mounts first); simulated time runs continuously unless `paused`."""
     # The lock is held for the daemon's life: two daemons of one name can never both get
-    # past it, so one cannot unlink the other's live socket.
+    # past it, so one cannot unlink the other's live socket. `mpam boot` takes it before it
+    # starts the daemon and hands it over (`lock_fd`), so a racing boot never even opens
+    # the winner's log.
     os.umask(0o077)  # the socket, the log and every file it makes: private
-    lock = os.fdopen(open_private(runtime_dir() / f"{name}.lock", os.O_RDWR | os.O_CREAT), "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        sys.stderr.write(f"a machine named {name!r} is already running\n")
-        return 1
+    if lock_fd is None:
+        lock_fd = open_private(runtime_dir() / f"{name}.lock", os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            sys.stderr.write(f"a machine named {name!r} is already running\n")
+            return 1
+    lock = os.fdopen(lock_fd, "w")
+    _clear_stale_sessions(name)
     machine = Machine(platform, name=name, sample=sample, seed=seed)
     machine.driver.tracing = True
     machine.boot()
@@ -561,6 +588,15 @@ def serve(
     if mounters is not None:
         server.sessions = ExecSessions(machine, server.lock, mounters, lambda: bool(server.mounts))
     server.clock = SimClock(machine, server.lock, paused)
+
+    def stop_cleanly() -> None:
+        server.unmount_all()
+        server.stop()
+
+    def terminate(signum: int, frame: Any) -> None:
+        threading.Thread(target=stop_cleanly, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, terminate)
     ticker = threading.Thread(target=server.clock.run, daemon=True)
     ticker.start()
     with os.fdopen(open_private(pid_file(name)), "w") as pid_out:

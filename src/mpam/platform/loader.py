@@ -201,6 +201,9 @@ def _cache(r: Reader, cpus: tuple[Cpu, ...]) -> Cache:
         base = r.integer("id_base", hi=_U32)
         stride = r.integer("id_stride", 1, hi=_U32)
         ids = [base + stride * k for k in range(len(domains))]
+        if ids[-1] > _U32:  # the PPTT's Cache ID is 32 bits
+            raise r.error("id_stride", f"gives cache id {ids[-1]} for the last of "
+                          f"{len(ids)} caches: cache ids are 32-bit (at most {_U32})")  # fmt: skip
     instances = tuple(
         CacheInstance(cache_id, tuple(members))
         for cache_id, members in zip(ids, domains.values(), strict=True)
@@ -209,8 +212,9 @@ def _cache(r: Reader, cpus: tuple[Cpu, ...]) -> Cache:
         name=r.text("name"),
         level=r.integer("level", lo=1, hi=7),
         type=r.text("type", "unified", choices=("data", "instruction", "unified")),
-        size=r.size("size"),
-        ways=r.integer("ways", lo=1, hi=1024),
+        size=_cache_size(r),
+        # PPTT type 1: Associativity is a byte, Line size 16 bits, Size and sets 32 bits
+        ways=r.integer("ways", lo=1, hi=255),
         line_size=r.integer("line_size", 64, lo=16, hi=1024),
         shared_by=shared_by,
         instances=instances,
@@ -219,6 +223,13 @@ def _cache(r: Reader, cpus: tuple[Cpu, ...]) -> Cache:
     )
     r.done()
     return cache
+
+
+def _cache_size(r: Reader) -> int:
+    size = r.size("size")
+    if size > _U32:
+        raise r.error("size", f"must be below 4 GiB (the PPTT's Size is 32 bits), got {size}")
+    return size
 
 
 def _numa(r: Reader, num_cpus: int) -> NumaNode:

@@ -44,6 +44,10 @@ from mpam.platform.reader import parse_size
 __all__ = [
     "KINDS",
     "LINE",
+    "MAX_CPI",
+    "MAX_DURATION_NS",
+    "MAX_FOOTPRINT",
+    "MAX_MLP",
     "TRACE_INSTR",
     "TRACE_WRITE",
     "Phase",
@@ -83,6 +87,13 @@ _DEFAULT_MLP = {
     "trace": 4.0,
 }
 _DEFAULT_FOOTPRINT = 64 << 20
+#: The largest footprint: what a 48-bit virtual address space (arm64's) can map.
+MAX_FOOTPRINT = 1 << 48
+#: Beyond any real program: cycles per instruction, misses in flight.
+MAX_CPI = 1e6
+MAX_MLP = 1024
+#: The longest phase: 10^9 s, well inside a 64-bit count of nanoseconds.
+MAX_DURATION_NS = 10**18
 #: Canonical key order of `Workload.spec`.
 _KEY_ORDER = (
     "path",
@@ -250,6 +261,9 @@ class Phase:
             raise fail(f"footprint must be at least one line ({LINE}B), got {self.footprint}B")
         if self.footprint % LINE:
             raise fail(f"footprint must be a multiple of {LINE}B, got {self.footprint}B")
+        if self.footprint > MAX_FOOTPRINT:
+            raise fail(f"footprint must be at most {format_size(MAX_FOOTPRINT)} (a 48-bit "
+                       f"virtual address space), got {format_size(self.footprint)}")  # fmt: skip
         if self.stride < 1:
             raise fail(f"stride must be >= 1, got {self.stride}")
         if self.stride * LINE > self.footprint:
@@ -259,19 +273,21 @@ class Phase:
             )
         if self.alpha <= 0:
             raise fail(f"alpha must be > 0, got {_format_float(self.alpha)}")
-        if self.cpi <= 0:
-            raise fail(f"cpi must be > 0, got {_format_float(self.cpi)}")
+        if not 0 < self.cpi <= MAX_CPI:
+            raise fail(f"cpi must be in (0, {MAX_CPI:g}], got {_format_float(self.cpi)}")
         if not 0 < self.intensity <= 1:
             raise fail(
                 f"intensity must be in (0, 1] (line references per instruction), "
                 f"got {_format_float(self.intensity)}"
             )
-        if self.mlp < 1:
-            raise fail(f"mlp must be >= 1, got {_format_float(self.mlp)}")
+        if not 1 <= self.mlp <= MAX_MLP:
+            raise fail(f"mlp must be in [1, {MAX_MLP}] (misses a core keeps in flight), "
+                       f"got {_format_float(self.mlp)}")  # fmt: skip
         if not 0 <= self.write_ratio <= 1:
             raise fail(f"writes must be in [0, 1], got {_format_float(self.write_ratio)}")
-        if self.duration_ns < 0:
-            raise fail(f"duration must be >= 0, got {self.duration_ns}ns")
+        if not 0 <= self.duration_ns <= MAX_DURATION_NS:
+            raise fail(f"duration must be 0 to {format_duration(MAX_DURATION_NS)}, "
+                       f"got {format_duration(self.duration_ns)}")  # fmt: skip
         if kind == "trace" and not isinstance(self.trace, Trace):
             raise fail("needs path=FILE (the trace to replay)")
 
