@@ -5,8 +5,8 @@ files whatever the umask."""
 from __future__ import annotations
 
 import json
-import signal
 import os
+import signal
 import stat
 import subprocess
 import sys
