@@ -13,10 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mpam.driver.mpam_internal import Feature
-from mpam.driver.mpam_resctrl import mbw_max_to_percent
 from mpam.firmware import ClassType
-from mpam.kernel import mpam_regval
 from mpam.machine import Machine
+from mpam.machine.soak import register_mismatches
 from mpam.resctrl.fs import ResctrlFs
 
 GROUPS = ["", "a", "b", "a/mon_groups/m", "b/mon_groups/n"]
@@ -44,49 +43,10 @@ op = st.one_of(
 )
 
 
-def _ctrl_regs(m: Machine, level_or_memory: tuple[ClassType, int]) -> list[tuple[object, int]]:
-    k = m.driver.classes[level_or_memory]
-    return [(m.driver.regs[ris.msc.id], ris.ris_idx)
-            for comp in k.components.values() for v in comp.vmscs for ris in v.ris]  # fmt: skip
-
-
 def _check(fs: ResctrlFs, m: Machine) -> None:
-    slc = _ctrl_regs(m, (ClassType.CACHE, 3))
-    ddr = _ctrl_regs(m, (ClassType.MEMORY, 255))
-    bwa_wd = m.driver.classes[(ClassType.MEMORY, 255)].props.bwa_wd
     assert m.driver.classes[(ClassType.MEMORY, 255)].props.has(Feature.mbw_max)
-    groups = fs.groups
-    assert groups is not None
-    task_owner: dict[int, int] = {}
-    cpu_owner: dict[int, int] = {}
-    for g in groups.ctrl_groups:
-        path = g.name
-        lines = dict(
-            line.strip().split(":")
-            for line in fs.read(f"{path}/schemata").splitlines()  # type: ignore[union-attr]
-        )
-        cpbm = int(lines["L3"].split("=")[1], 16)
-        mbp = int(lines["MB"].split("=")[1])
-        for regs, ris in slc:
-            regs.part_sel(ris, g.closid)  # type: ignore[attr-defined]
-            assert regs.read("MPAMCFG_CPBM") == cpbm  # type: ignore[attr-defined]
-        for regs, ris in ddr:
-            regs.part_sel(ris, g.closid)  # type: ignore[attr-defined]
-            assert mbw_max_to_percent(regs.read("MPAMCFG_MBW_MAX") & 0xFFFF, bwa_wd) == mbp  # type: ignore[attr-defined]
-        for grp in [g, *g.mon_groups.values()]:
-            prefix = path if grp is g else f"{path}/mon_groups/{grp.name}"
-            word = mpam_regval(grp.closid, grp.closid, grp.rmid, grp.rmid)
-            for line in fs.read(f"{prefix}/tasks").splitlines():  # type: ignore[union-attr]
-                task_owner[int(line)] = word
-            if grp is g or grp.cpus:
-                for cpu in sorted(grp.cpus):
-                    cpu_owner[cpu] = word
-    for task in m.kernel.tasks:
-        if task.pid:
-            assert task.mpam_partid_pmg == task_owner[task.pid]
-    assert sorted(cpu_owner) == list(range(16))
-    for cpu, word in cpu_owner.items():
-        assert m.kernel.scheduler.mpam.arm64_mpam_default[cpu] == word
+    assert fs is m.resctrl
+    assert register_mismatches(m) == []
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,

@@ -71,6 +71,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "status": LazyCommand(
         "mpam.cli.machine", "status", "What a running machine is: platform, CPUs, MPAM."
     ),
+    "soak": LazyCommand(
+        "mpam.cli.soak", "soak", "Run the reliability campaign against a machine of its own."
+    ),
     "step": LazyCommand(
         "mpam.cli.sim", "step", "Advance simulated time by a duration; print the clock."
     ),

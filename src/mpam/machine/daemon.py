@@ -32,6 +32,7 @@ from mpam.hw.pcc import PccMsc
 from mpam.machine.client import log_file, open_private, pid_file, runtime_dir, socket_path
 from mpam.machine.machine import Machine
 from mpam.machine.sessions import ExecSessions, Mounters, start_mount, stop_mount
+from mpam.machine.soak import register_mismatches
 from mpam.platform.reader import format_cpulist
 
 __all__ = [
@@ -251,6 +252,7 @@ def handlers() -> dict[str, Callable[[Machine, Request], Any]]:
         "cpu": _cpu,
         "trace": _trace,
         "inject_error": _inject_error,
+        "check": lambda m, args: register_mismatches(m),
         "run": _run,
         "kill": _kill,
         "stats": _stats,
