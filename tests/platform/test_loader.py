@@ -711,6 +711,59 @@ BAD: list[tuple[str, tuple[Edit, ...], tuple[str, ...]]] = [
         ("cache[2].size: must be below 4 GiB (the PPTT's Size is 32 bits), got 4294967296",),
     ),
     (
+        "63 ways: more than the cache model keeps",
+        (
+            ('name = "L3"', "ways = 16", "ways = 63"),
+            ('name = "L3"', 'size = "1MiB"', 'size = "1008KiB"'),
+        ),
+        ("cache L3: 63 ways: mpam's cache model keeps at most 62 ways per set",),
+    ),
+    (
+        "a page too small for the portion bitmap",
+        ((LLC, "size = 0x4000", "size = 0x1000"),),
+        (
+            "MSC llc: size 0x1000 cannot hold MPAMCFG_CPBM of RIS 0 (it ends at 0x1004): make size "
+            "at least 0x2000",
+        ),
+    ),
+    (
+        "an MSC node longer than its 16-bit Length",
+        ((LLC_RIS, "index = 0", "index = 0\ndependencies = " + str([20] * 8180)),),
+        ("MSC llc: its MPAM table node would be 65536 bytes, more than the 16-bit Length holds",),
+    ),
+    (
+        "a dependency listed twice",
+        ((LLC_RIS, "index = 0", "index = 0\ndependencies = [20, 20]"),),
+        ("MSC llc: RIS 0 lists dependency 20 twice",),
+    ),
+    (
+        "a descriptor a cache locator derives",
+        ((LLC_RIS, "slice = 0 }", "slice = 0, descriptor2 = 7 }"),),
+        ("MSC llc: RIS 0: descriptor1/descriptor2 do not apply to a cache resource",),
+    ),
+    (
+        "two caches of one level and type",
+        (
+            (
+                "[[numa]]",
+                "[[numa]]",
+                '[[cache]]\nname = "L3b"\nlevel = 3\nsize = "1MiB"\nways = 16\n'
+                'shared_by = "system"\nids = [4]\n\n[[numa]]',
+            ),
+        ),
+        ("two caches of the same level and type: 3 unified",),
+    ),
+    (
+        "more memory than a 52-bit physical address space",
+        (("[[numa]]", 'memory = "1GiB"', 'memory = "4096TiB"'),),
+        ("does not fit a 52-bit physical address space",),
+    ),
+    (
+        "a bandwidth of nothing",
+        (("[[numa]]", 'bandwidth = "10GB/s"', 'bandwidth = "0GB/s"'),),
+        ("numa[0].bandwidth: must be at least 1B/s, got '0GB/s'",),
+    ),
+    (
         "cache ids past 32 bits",
         (('name = "L2"', "id_base = 0x200", "id_base = 0x200\nid_stride = 0xFFFFFFFF"),),
         (

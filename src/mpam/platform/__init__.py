@@ -8,11 +8,20 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from mpam.platform.loader import from_toml, from_toml_text
+from mpam.platform.loader import from_table, from_toml, from_toml_text
 from mpam.platform.model import Platform
 from mpam.platform.reader import PlatformError
 
-__all__ = ["DEFAULT", "Platform", "PlatformError", "from_toml", "from_toml_text", "load", "presets"]
+__all__ = [
+    "DEFAULT",
+    "Platform",
+    "PlatformError",
+    "from_table",
+    "from_toml",
+    "from_toml_text",
+    "load",
+    "presets",
+]
 
 #: The platform a machine boots when none is named: the Neoverse RD-N2 of the RD-N2 walkthrough.
 DEFAULT = "rdn2"

@@ -44,7 +44,7 @@ from mpam.platform.model import (
 from mpam.platform.reader import PlatformError, Reader, parse_cpulist
 from mpam.platform.validate import validate
 
-__all__ = ["from_toml", "from_toml_text"]
+__all__ = ["from_table", "from_toml", "from_toml_text"]
 
 _U16 = 0xFFFF
 _U32 = 0xFFFF_FFFF
@@ -66,6 +66,12 @@ def from_toml_text(text: str, source: str = "<string>") -> Platform:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PlatformError(f"{source}: not valid TOML: {e}") from None
+    return from_table(data, source)
+
+
+def from_table(data: dict[str, Any], source: str = "<table>") -> Platform:
+    """Load and validate a description given as the table TOML parses to (what a tool that
+    builds platforms, such as a sweep, hands over without writing TOML)."""
     try:
         platform = _platform(Reader(data, ""), source)
         validate(platform)

@@ -68,7 +68,10 @@ def parse_bandwidth(value: object) -> int:
         text = value.strip()
         if not text.endswith("/s"):
             raise ValueError(f"not a bandwidth: {value!r} (use e.g. '51.2GB/s')")
-        return _quantity(text[:-2], "bandwidth")
+        rate = _quantity(text[:-2], "bandwidth")
+        if rate < 1:
+            raise ValueError(f"must be at least 1B/s, got {value!r}")
+        return rate
     return parse_size(value)
 
 

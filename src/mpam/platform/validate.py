@@ -35,9 +35,57 @@ def validate(p: Platform) -> None:
     ids = {r.identifier for m in p.mscs for r in m.ris}
     for m in p.mscs:
         _check_msc(p, m, ids)
+        _check_encodable(m)
+
+
+#: Where IHI0099 puts the portion bitmaps in an MSC's page (the hardware model checks its
+#: whole register map against the page when it is built; these are the two a platform's
+#: widths can push past the page).
+_CPBM_OFFSET, _MBW_PBM_OFFSET = 0x1000, 0x2000
+#: DEN0065: an MSC node is 72 bytes, each resource node 24 plus 8 per functional
+#: dependency, and a node's Length is 16 bits.
+_MSC_NODE, _RESOURCE_NODE, _DEPENDENCY, _U16 = 72, 24, 8, 0xFFFF
+#: Locator kinds whose descriptors mpam derives (from the cache, node or reference named):
+#: a descriptor given for them would be ignored.
+_DERIVED = {ResourceKind.CACHE, ResourceKind.MEMORY, ResourceKind.SMMU,
+            ResourceKind.MEMORY_SIDE_CACHE, ResourceKind.ACPI_DEVICE}  # fmt: skip
+
+
+def _check_encodable(m: Msc) -> None:
+    """What the MSC's page and its MPAM table node must be able to hold."""
+    where = f"MSC {m.name}"
+    if m.interface is InterfaceType.MMIO:
+        for r in m.ris:
+            f = r.features
+            need = []
+            if f.cpor is not None:
+                need.append(("MPAMCFG_CPBM", _CPBM_OFFSET + 4 * -(-f.cpor.cpbm_wd // 32)))
+            if f.mbw is not None and f.mbw.has_pbm:
+                need.append(("MPAMCFG_MBW_PBM", _MBW_PBM_OFFSET + 4 * -(-f.mbw.bwpbm_wd // 32)))
+            for name, end in need:
+                if end > m.size:
+                    raise PlatformError(f"{where}: size {m.size:#x} cannot hold {name} of RIS "
+                                        f"{r.index} (it ends at {end:#x}): make size at least "
+                                        f"{-(-end // 0x1000) * 0x1000:#x}")  # fmt: skip
+    length = _MSC_NODE + sum(_RESOURCE_NODE + _DEPENDENCY * len(r.dependencies) for r in m.ris)
+    if length > _U16:
+        raise PlatformError(f"{where}: its MPAM table node would be {length} bytes, more than "
+                            f"the 16-bit Length holds ({_U16}): fewer dependencies")  # fmt: skip
+    for r in m.ris:
+        if d := _dupes(list(r.dependencies)):
+            raise PlatformError(f"{where}: RIS {r.index} lists dependency {', '.join(d)} twice")
+        res = r.resource
+        if res.kind in _DERIVED and (res.descriptor1 or res.descriptor2):
+            raise PlatformError(f"{where}: RIS {r.index}: descriptor1/descriptor2 do not apply to "
+                                f"a {res.kind.value} resource (its locator is derived)")  # fmt: skip
+        if res.kind is ResourceKind.INTERCONNECT and res.descriptor2:
+            raise PlatformError(f"{where}: RIS {r.index}: an interconnect locator's Descriptor2 "
+                                "is reserved (must be 0)")  # fmt: skip
 
 
 _SHARING_RANK = {"core": 0, "cluster": 1, "package": 2, "system": 3}
+#: The most ways hw.cache models in a set (its way masks are 64-bit words with two spare).
+_MODEL_WAYS = 62
 
 
 def _check_caches(p: Platform) -> None:
@@ -53,6 +101,13 @@ def _check_caches(p: Platform) -> None:
             raise PlatformError(f"{where}: line_size {c.line_size} is not a power of two")
         if c.sets % c.slices:
             raise PlatformError(f"{where}: {c.sets} sets do not split into {c.slices} slices")
+        if c.ways > _MODEL_WAYS:
+            raise PlatformError(f"{where}: {c.ways} ways: mpam's cache model keeps at most "
+                                f"{_MODEL_WAYS} ways per set (the PPTT could say 255)")  # fmt: skip
+    if d := _dupes([f"{c.level} {c.type}" for c in p.caches]):
+        # Linux's cacheinfo finds one cache of each level and type per CPU (the MPAM driver
+        # then fails with "Bad level" for the other)
+        raise PlatformError(f"two caches of the same level and type: {', '.join(d)}")
     levels: dict[int, set[str]] = {}
     for c in p.caches:
         levels.setdefault(c.level, set()).add(c.type)
@@ -81,7 +136,16 @@ def _check_caches(p: Platform) -> None:
             )
 
 
+#: The SRAT lays the nodes' memory out from 2 GiB up (firmware.srat.DRAM_BASE); it must end
+#: inside a 52-bit physical address space (the largest Arm's PAs reach).
+_DRAM_BASE, _PA_LIMIT = 0x8000_0000, 1 << 52
+
+
 def _check_numa(p: Platform) -> None:
+    total = sum(n.memory_size for n in p.numa)
+    if _DRAM_BASE + total > _PA_LIMIT:
+        raise PlatformError(f"the NUMA nodes' memory ({total} bytes in all, from 2 GiB up) "
+                            "does not fit a 52-bit physical address space")  # fmt: skip
     if d := _dupes([n.node for n in p.numa]):
         raise PlatformError(f"duplicate NUMA nodes: {', '.join(d)}")
     if d := _dupes([n.proximity_domain for n in p.numa]):
