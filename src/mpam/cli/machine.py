@@ -253,6 +253,20 @@ def trace(
     last: int | None,
 ) -> None:  # fmt: skip
     """System-register writes by the kernel and MMIO accesses by the driver, in time order."""
+    if cpu_filter is not None and msc is not None:
+        raise click.UsageError("--cpu picks system-register writes and --msc MMIO accesses: "
+                               "an entry is never both; say one")  # fmt: skip
+    if kind == "mmio" and cpu_filter is not None:
+        raise click.UsageError("--cpu picks system-register writes: --kind mmio has none")
+    if kind == "sysreg" and msc is not None:
+        raise click.UsageError("--msc picks MMIO accesses: --kind sysreg has none")
+    if register is not None and kind != "all":
+        is_sysreg = register.upper().endswith(("_EL0", "_EL1", "_EL2", "_EL3"))
+        if is_sysreg != (kind == "sysreg"):
+            raise click.UsageError(
+                f"{register} is {'a system register' if is_sysreg else 'an MSC register'}: "
+                f"--kind {kind} has none"
+            )
     kind_arg = "sysreg" if cpu_filter is not None and kind == "all" else kind
     kind_arg = "mmio" if msc is not None and kind == "all" else kind_arg
     rows = call(name, "trace", kind=kind_arg, cpu=cpu_filter, msc=msc, register=register, last=last)
