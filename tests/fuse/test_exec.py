@@ -176,3 +176,14 @@ def test_a_killed_exec_ends_its_session(machine: str) -> None:
     assert not list(runtime.glob(f"{machine}.exec*"))
     # resctrl, mounted for the session, is unmounted with it: a new session mounts it anew
     assert mpam_exec("ls", "/sys/fs/resctrl/info").stdout.split()[0] == "L3"
+
+
+def test_pid_0_is_the_process_writing(machine: str) -> None:
+    """A descriptor opened by the shell and written by its child moves the child: pid 0 is
+    `current` at write time (rdtgroup_move_task), not the opener."""
+    script = (
+        "mkdir /sys/fs/resctrl/g1; exec 3>/sys/fs/resctrl/g1/tasks\n"
+        "sh -c 'echo 0 >&3; echo $$; cat /sys/fs/resctrl/g1/tasks'"
+    )
+    child, listed = mpam_exec("sh", "-c", script).stdout.split()
+    assert listed == child

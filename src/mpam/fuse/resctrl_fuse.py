@@ -157,7 +157,9 @@ class ResctrlFuse(Operations):  # type: ignore[misc]
 
     def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
         of, _ = self._open_file(fi)
-        return int(self._call(lambda: of.write(data)))
+        # the task writing now (not the one that opened) is what `0` in tasks means
+        writer = self._cred() if self.pidns is not None else None
+        return int(self._call(lambda: of.write(data, writer)))
 
     def truncate(self, path: str, length: int, fh: Any = None) -> int:
         return 0  # `>` truncates before writing; kernfs files have no length to cut

@@ -26,7 +26,7 @@ from __future__ import annotations
 import errno
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -171,9 +171,11 @@ class KernfsOpenFile:
             return -errno.EINVAL
         return ops.show(self.node, self.cred)
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes, writer: Cred | None = None) -> int:
         """kernfs_fop_write_iter: E2BIG past atomic_write_len (or the write is cut to a
-        page), -ENODEV once removed; the handler sees the whole buffer once."""
+        page), -ENODEV once removed; the handler sees the whole buffer once, with the
+        opener's credentials and the writing task (`writer`, default the opener) as
+        `current`: what a tasks write of pid 0 means."""
         ops = self.node.ops
         if ops is None:
             return -errno.ENODEV
@@ -186,7 +188,8 @@ class KernfsOpenFile:
             return -errno.ENODEV
         if ops.write is None:
             return -errno.EINVAL
-        err = ops.write(self.node, data.decode(errors="replace"), self.cred)
+        cred = self.cred if writer is None else replace(self.cred, pid=writer.pid)
+        err = ops.write(self.node, data.decode(errors="replace"), cred)
         return err if err < 0 else len(data)
 
 

@@ -64,20 +64,20 @@ def _check(ret: int, what: str) -> int:
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int,
            data: str | None = None) -> None:  # fmt: skip
-    enc = [None if v is None else v.encode() for v in (source, target, fstype, data)]
+    enc = [None if v is None else os.fsencode(v) for v in (source, target, fstype, data)]
     _check(_libc.mount(enc[0], enc[1], enc[2], flags, enc[3]), f"mount {target}")
 
 
 def _clone(path: str, flags: int = 0) -> int:
     """A detached copy of the mount at `path` (open_tree with OPEN_TREE_CLONE)."""
-    return _check(_libc.syscall(_SYS_OPEN_TREE, AT_FDCWD, path.encode(),
+    return _check(_libc.syscall(_SYS_OPEN_TREE, AT_FDCWD, os.fsencode(path),
                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags),
                   f"clone the mount at {path}")  # fmt: skip
 
 
 def _attach(fd: int, target: str) -> None:
     """Attach a detached mount at `target` (not following a symlink there)."""
-    _check(_libc.syscall(_SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, target.encode(),
+    _check(_libc.syscall(_SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, os.fsencode(target),
                          MOVE_MOUNT_F_EMPTY_PATH), f"mount on {target}")  # fmt: skip
     os.close(fd)
 
@@ -120,7 +120,7 @@ def enter(session_dir: str) -> None:
     # what the tmpfs will cover (its clones are moved back in)
     for point, fstype in reversed(_mount_points()):
         if point.startswith((f"{session}/", "/sys/fs/")) or fstype == "fuse.resctrl":
-            _check(_libc.umount2(point.encode(), MNT_DETACH), f"unmount {point}")
+            _check(_libc.umount2(os.fsencode(point), MNT_DETACH), f"unmount {point}")
     _mount("tmpfs", "/sys/fs", "tmpfs", 0, "mode=0755")
     for name, fd in kept.items():
         os.mkdir(f"/sys/fs/{name}", 0o755)
