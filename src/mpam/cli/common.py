@@ -28,8 +28,10 @@ __all__ = [
     "DEFAULT_PLATFORM",
     "call",
     "console",
+    "emit_json",
     "errno_text",
     "find",
+    "json_option",
     "load_platform",
     "machine_name_option",
     "name_option",
@@ -84,6 +86,22 @@ def machine_name_option(
 
 
 name_option = machine_name_option()
+
+#: The version every --json document carries: it changes when a schema changes in a way a
+#: script would notice (docs/monitoring.md; the schemas are mpam/cli/schemas/*.json).
+JSON_VERSION = 1
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print one JSON document (its schema: docs/monitoring.md) instead of text.",
+)  # fmt: skip
+
+
+def emit_json(command: str, body: dict[str, Any]) -> None:
+    """Print `body` as the --json document of `command`: {"version", "command", ...}."""
+    import json
+
+    click.echo(json.dumps({"version": JSON_VERSION, "command": command, **body}, sort_keys=True))
 
 
 def console() -> Console:

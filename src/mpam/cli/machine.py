@@ -12,8 +12,10 @@ import click
 from mpam.cli.common import (
     DEFAULT_PLATFORM,
     call,
+    emit_json,
     errno_text,
     find,
+    json_option,
     load_platform,
     machine_name_option,
     name_option,
@@ -105,7 +107,8 @@ def shutdown(name: str | None) -> None:
 
 
 @click.command("list")
-def list_() -> None:
+@json_option
+def list_(as_json: bool) -> None:
     """List the running machines: name, platform, pid, simulated time and resctrl mounts.
 
     The PID is the machine's own process (the daemon `mpam boot` started)."""
@@ -118,6 +121,11 @@ def list_() -> None:
         mounts = ", ".join(info["mounts"]) or "-"
         rows.append((machine_name, info["platform"], info["pid"], info["time_ns"], mounts))
     dead = client.gone()
+    if as_json:
+        machines = [{"name": n, "platform": p, "pid": pid, "time_ns": t,
+                     "mounts": [] if m == "-" else m.split(", ")} for n, p, pid, t, m in rows]  # fmt: skip
+        emit_json("list", {"machines": machines, "gone": dead})
+        return
     if not rows:
         click.echo("no machine is running")
     for machine_name in dead:
@@ -136,14 +144,21 @@ def list_() -> None:
 
 @click.command()
 @name_option
-def status(name: str | None) -> None:
+@json_option
+def status(name: str | None, as_json: bool) -> None:
     """What a running machine is: platform, CPUs, MPAM limits and classes."""
     from mpam.platform.reader import format_cpulist  # not at the top: `mpam ps` needs none
 
     if name is None and not client.running():
-        click.echo("no machine is running")
+        if as_json:
+            emit_json("status", {"machine": None})
+        else:
+            click.echo("no machine is running")
         return
     info = call(name, "status")
+    if as_json:
+        emit_json("status", {"machine": info})
+        return
     click.echo(f"{info['name']}: platform {info['platform']}, "
                f"simulated time {info['time_ns'] / 1e9:.6f} s")  # fmt: skip
     click.echo(f"CPUs online: {format_cpulist(info['cpus_online'])} of {info['cpus']}")
@@ -169,10 +184,14 @@ def status(name: str | None) -> None:
 
 @click.command()
 @name_option
-def ps(name: str | None) -> None:
+@json_option
+def ps(name: str | None, as_json: bool) -> None:
     """Tasks: pid, name, CPU, state and the PARTID/PMG their next memory access carries;
     a host process that joined the machine (docs/clients.md) shows its host pid too."""
     rows = call(name, "ps")
+    if as_json:
+        emit_json("ps", {"tasks": rows})
+        return
     host = any(r.get("host_pid") for r in rows)
     head = f"{'PID':>5} {'NAME':<18} {'CPU':>3} {'STATE':<5} {'PARTID':>6} {'PMG':>3}"
     click.echo(head + (f" {'HOST PID':>8}" if host else ""))
@@ -228,8 +247,12 @@ def online(number: int, name: str | None) -> None:
     type=click.Choice(["emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"]),
     help="The least important level shown.",
 )
-def dmesg(name: str | None, level: str) -> None:
+@json_option
+def dmesg(name: str | None, level: str, as_json: bool) -> None:
     """The kernel log, with timestamps in simulated time."""
+    if as_json:
+        emit_json("dmesg", {"records": call(name, "dmesg", level=level, records=True)})
+        return
     click.echo(call(name, "dmesg", level=level), nl=False)
 
 
@@ -248,9 +271,10 @@ def dmesg(name: str | None, level: str) -> None:
 @click.option("--msc", default=None, help="Only MMIO accesses to this MSC (its name, e.g. slc3).")
 @click.option("--register", default=None, help="Only this register (MPAM0_EL1, MPAMCFG_CPBM, ...).")
 @click.option("--last", type=click.IntRange(min=0), default=None, help="Only the last N entries.")
+@json_option
 def trace(
     name: str | None, kind: str, cpu_filter: int | None, msc: str | None, register: str | None,
-    last: int | None,
+    last: int | None, as_json: bool,
 ) -> None:  # fmt: skip
     """System-register writes by the kernel and MMIO accesses by the driver, in time order."""
     if cpu_filter is not None and msc is not None:
@@ -270,6 +294,9 @@ def trace(
     kind_arg = "sysreg" if cpu_filter is not None and kind == "all" else kind
     kind_arg = "mmio" if msc is not None and kind == "all" else kind_arg
     rows = call(name, "trace", kind=kind_arg, cpu=cpu_filter, msc=msc, register=register, last=last)
+    if as_json:
+        emit_json("trace", {"entries": rows})
+        return
     for r in rows:
         stamp = f"[{r['time_ns'] // 1_000_000_000:5d}.{r['time_ns'] // 1000 % 1_000_000:06d}]"
         if r["kind"] == "sysreg":

@@ -7,7 +7,7 @@ from importlib import resources
 import click
 from rich.table import Table
 
-from mpam.cli.common import console, load_platform
+from mpam.cli.common import console, emit_json, json_option, load_platform
 from mpam.platform import DEFAULT, presets
 
 __all__ = ["platform"]
@@ -19,11 +19,17 @@ def platform() -> None:
 
 
 @platform.command("list")
-def list_() -> None:
+@json_option
+def list_(as_json: bool) -> None:
     """List the preset platforms."""
+    loaded = [(name, load_platform(name)) for name in presets()]
+    if as_json:
+        emit_json("platform list", {"platforms": [
+            {"name": name, "default": name == DEFAULT, "cpus": len(p.cpus), "mscs": len(p.mscs),
+             "description": p.description} for name, p in loaded]})  # fmt: skip
+        return
     table = Table("name", "CPUs", "MSCs", "description", box=None)
-    for name in presets():
-        p = load_platform(name)
+    for name, p in loaded:
         mark = " (default)" if name == DEFAULT else ""
         table.add_row(name + mark, str(len(p.cpus)), str(len(p.mscs)), p.description)
     console().print(table)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from mpam.cli.common import call, console, find, name_option, request
+from mpam.cli.common import call, console, emit_json, find, json_option, name_option, request
 
 __all__ = ["kill", "run", "stats", "step", "time_"]
 
@@ -52,11 +52,15 @@ def kill(name: str | None, pid: int) -> None:
 
 @click.command()
 @name_option
-def stats(name: str | None) -> None:
+@json_option
+def stats(name: str | None, as_json: bool) -> None:
     """What each workload has done: instructions, IPC, LLC misses, memory traffic."""
     from rich.table import Table
 
     rows = call(name, "stats")
+    if as_json:
+        emit_json("stats", {"workloads": rows})
+        return
     if not rows:
         click.echo("no workload has run")
         return

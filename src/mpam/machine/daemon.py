@@ -131,8 +131,13 @@ def _status(m: Machine, args: Request) -> dict[str, Any]:
     }
 
 
-def _dmesg(m: Machine, args: Request) -> str:
-    return m.dmesg(str(args.get("level", "info")))
+def _dmesg(m: Machine, args: Request) -> str | list[dict[str, Any]]:
+    """The log as dmesg prints it, or (args["records"]) its records."""
+    level = str(args.get("level", "info"))
+    if not args.get("records"):
+        return m.dmesg(level)
+    return [{"time_ns": r.time_ns, "level": r.level, "text": r.text}
+            for r in m.kernel.klog.grep("", level)]  # fmt: skip
 
 
 def _cpu(m: Machine, args: Request) -> int:
