@@ -53,6 +53,9 @@ COMMANDS: dict[str, LazyCommand] = {
         "mpam.cli.sim", "kill", "End a task (its workload statistics stay in `mpam stats`)."
     ),
     "list": LazyCommand("mpam.cli.machine", "list_", "List the running machines."),
+    "monitor": LazyCommand(
+        "mpam.cli.monitor", "monitor", "Watch IPC, LLC occupancy and bandwidth per group, live."
+    ),
     "mount": LazyCommand("mpam.cli.machine", "mount", "Mount a machine's resctrl at a directory."),
     "platform": LazyCommand(
         "mpam.cli.platforms", "platform", "Platform descriptions (machines) that mpam can build."

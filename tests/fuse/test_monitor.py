@@ -1,0 +1,64 @@
+"""`mpam monitor` on the noisy-neighbour setup: the victim group's occupancy and bandwidth,
+read through its mon_data files, change as the noisy group's schemata changes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .helpers import needs_fuse, paused_machine, run_cli, run_ok, write_once
+
+pytestmark = needs_fuse
+
+
+@pytest.fixture
+def neighbours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    with paused_machine(tmp_path, monkeypatch, "rdn2", "nn", mount="mount") as mnt:
+        for group, spec, cpu in (("victim", "zipf:footprint=6MiB,alpha=0.6", "1"),
+                                 ("noisy", "stream:footprint=256MiB", "2")):  # fmt: skip
+            (mnt / group).mkdir()
+            pid = run_ok("run", "-n", "nn", "--cpu", cpu, spec).strip()
+            write_once(mnt / group / "tasks", pid)
+        yield mnt
+
+
+def _rows(*args: str) -> list[dict[str, Any]]:
+    code, out = run_cli("monitor", "-n", "nn", *args)
+    assert code == 0, out
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_the_victim_recovers_when_the_noisy_group_is_confined(neighbours: Path) -> None:
+    before = {r["group"]: r for r in _rows("--count", "2", "--format", "jsonl")[-3:]}
+    assert set(before) == {"/", "victim", "noisy"}
+    write_once(neighbours / "noisy" / "schemata", "L3:49=3\n")  # 2 of 16 ways
+    rows = _rows("--count", "2", "--interval", "100ms", "--format", "jsonl")
+    after = {r["group"]: r for r in rows[-3:]}
+    # two intervals of 100 ms (and the monitors' own NRDY waits as they are read)
+    assert 200_000_000 <= after["victim"]["time_ns"] - before["victim"]["time_ns"] < 205_000_000
+    v0, v1 = before["victim"], after["victim"]
+    assert v1["llc_occupancy_bytes"] > 2 * v0["llc_occupancy_bytes"]
+    assert v1["mbm_total_bytes_per_s"] < v0["mbm_total_bytes_per_s"] / 2
+    assert v1["ipc"] > v0["ipc"]
+    # the same figure a client reads: occupancy is the group's mon_data file
+    mon = neighbours / "victim" / "mon_data"
+    occupancy = sum(int((d / "llc_occupancy").read_text()) for d in mon.iterdir())
+    assert occupancy == v1["llc_occupancy_bytes"]
+    assert after["/"]["ipc"] is None and after["victim"]["mbm_local_bytes_per_s"] is None
+
+
+def test_per_task_rows_and_csv(neighbours: Path) -> None:
+    tasks = _rows("--count", "1", "--tasks", "--format", "jsonl")
+    assert [(t["workload"], t["group"]) for t in tasks] == [
+        ("zipf:footprint=6MiB,alpha=0.6", "victim"),
+        ("stream:footprint=256MiB", "noisy"),
+    ]
+    code, out = run_cli("monitor", "-n", "nn", "--count", "1", "--format", "csv")
+    assert code == 0, out
+    assert out.splitlines()[0] == ("time_ns,group,ipc,llc_misses_per_s,llc_occupancy_bytes,"
+                                   "mbm_total_bytes_per_s,mbm_local_bytes_per_s")  # fmt: skip
+    assert len(out.splitlines()) == 4
