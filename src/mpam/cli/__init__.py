@@ -43,6 +43,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "exec": LazyCommand(
         "mpam.cli.execute", "exec_", "Run a command with the machine as its system (resctrl, CPUs)."
     ),
+    "exporter": LazyCommand(
+        "mpam.cli.exporter", "exporter", "Serve the machine's counters to Prometheus."
+    ),
     "inject": LazyCommand(
         "mpam.cli.machine", "inject_error", "Make an MSC detect an error (fault injection)."
     ),

@@ -15,11 +15,11 @@ import click
 
 from mpam.cli.common import console, find, name_option, request
 
-__all__ = ["monitor"]
+__all__ = ["monitor", "resctrl_mount"]
 
 
 @contextmanager
-def _mounted(machine: Any) -> Iterator[Path]:
+def resctrl_mount(machine: Any) -> Iterator[Path]:
     """The machine's resctrl mount: the one it has, or one made for the monitor."""
     from mpam.machine.monitor import find_mount
 
@@ -74,7 +74,7 @@ def monitor(name: str | None, interval: str, count: int | None, per_task: bool,
     out = console()
     fmt = fmt or ("text" if out.is_terminal else "jsonl")
     machine = find(name)
-    with _mounted(machine) as mount:
+    with resctrl_mount(machine) as mount:
         mon = Monitor(machine, mount, interval_ns)
         n = 0
         writer: Any = None
