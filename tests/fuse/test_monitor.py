@@ -4,6 +4,10 @@ read through its mon_data files, change as the noisy group's schemata changes.""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,3 +66,39 @@ def test_per_task_rows_and_csv(neighbours: Path) -> None:
     assert out.splitlines()[0] == ("time_ns,group,ipc,llc_misses_per_s,llc_occupancy_bytes,"
                                    "mbm_total_bytes_per_s,mbm_local_bytes_per_s")  # fmt: skip
     assert len(out.splitlines()) == 4
+
+
+def test_a_trace_of_one_schemata_write(neighbours: Path) -> None:
+    """Between a mark and now: on every SLC slice, PART_SEL selecting the group's PARTID,
+    then the registers the driver programs for it (the CPBM, and the CMAX it rewrites)."""
+    mark = run_ok("trace", "-n", "nn", "--mark").strip()
+    write_once(neighbours / "victim" / "schemata", "L3:49=3ff\n")
+    lines = run_ok("trace", "-n", "nn", "--since", mark).splitlines()
+    slices = [f"slc{n}" for n in range(8)]
+    expected = []
+    for msc in slices:
+        expected += [
+            f"{msc} write 0x0100 MPAMCFG_PART_SEL = 0x00000001 PARTID_SEL=1 INTERNAL=0 "
+            "INGRESS_TL=0 DEFAULT_PARTID=0 RIS=0",
+            f"{msc} write 0x1000 MPAMCFG_CPBM<0> = 0x000003ff [partid 1 ris 0]",
+            f"{msc} write 0x0108 MPAMCFG_CMAX = 0x0000ffff [partid 1 ris 0] CMAX=65535 SOFTLIM=0",
+        ]
+    assert [line.split("] ", 1)[1] for line in lines] == expected
+    assert (
+        run_ok("trace", "-n", "nn", "--since", run_ok("trace", "-n", "nn", "--mark").strip()) == ""
+    )
+
+
+def test_trace_follow_streams_what_comes(neighbours: Path) -> None:
+    follow = subprocess.Popen([sys.executable, "-m", "mpam.cli", "trace", "-n", "nn", "--kind",
+                               "mmio", "--follow"], stdout=subprocess.PIPE, text=True,
+                              env=os.environ.copy())  # fmt: skip
+    assert follow.stdout is not None
+    try:
+        time.sleep(1.5)  # it has taken its first mark
+        write_once(neighbours / "noisy" / "schemata", "L3:49=f\n")
+        first = follow.stdout.readline()
+        assert "slc0 write 0x0100 MPAMCFG_PART_SEL = 0x00000002 PARTID_SEL=2" in first
+    finally:
+        follow.kill()
+        follow.wait()

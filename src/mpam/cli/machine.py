@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
+from typing import Any
 
 import click
 
@@ -271,12 +272,24 @@ def dmesg(name: str | None, level: str, as_json: bool) -> None:
 @click.option("--msc", default=None, help="Only MMIO accesses to this MSC (its name, e.g. slc3).")
 @click.option("--register", default=None, help="Only this register (MPAM0_EL1, MPAMCFG_CPBM, ...).")
 @click.option("--last", type=click.IntRange(min=0), default=None, help="Only the last N entries.")
+@click.option("--mark", is_flag=True, help="Print a mark for --since: the trace as it is now.")
+@click.option("--since", metavar="MARK", default=None, help="Only what was traced after MARK.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new entries until Ctrl-C.")
 @json_option
 def trace(
     name: str | None, kind: str, cpu_filter: int | None, msc: str | None, register: str | None,
-    last: int | None, as_json: bool,
+    last: int | None, mark: bool, since: str | None, follow: bool, as_json: bool,
 ) -> None:  # fmt: skip
-    """System-register writes by the kernel and MMIO accesses by the driver, in time order."""
+    """System-register writes by the kernel and MMIO accesses by the driver, in time order.
+
+    MMIO lines name what PART_SEL or MON_SEL selected for a per-PARTID or per-monitor
+    register ([partid 1 ris 0]) and decode the register's fields. To see what one command
+    did: `M=$(mpam trace --mark)`, run it, then `mpam trace --since $M`."""
+    if mark:
+        click.echo(call(name, "trace_mark"))
+        return
+    if follow and (as_json or last is not None):
+        raise click.UsageError("--follow streams lines: not with --json or --last")
     if cpu_filter is not None and msc is not None:
         raise click.UsageError("--cpu picks system-register writes and --msc MMIO accesses: "
                                "an entry is never both; say one")  # fmt: skip
@@ -293,20 +306,46 @@ def trace(
             )
     kind_arg = "sysreg" if cpu_filter is not None and kind == "all" else kind
     kind_arg = "mmio" if msc is not None and kind == "all" else kind_arg
-    rows = call(name, "trace", kind=kind_arg, cpu=cpu_filter, msc=msc, register=register, last=last)
+    filters = {"kind": kind_arg, "cpu": cpu_filter, "msc": msc, "register": register}
+    if follow:
+        _follow(find(name), filters, since)
+        return
+    rows = call(name, "trace", **filters, last=last, since=since)
     if as_json:
         emit_json("trace", {"entries": rows})
         return
     for r in rows:
-        stamp = f"[{r['time_ns'] // 1_000_000_000:5d}.{r['time_ns'] // 1000 % 1_000_000:06d}]"
-        if r["kind"] == "sysreg":
-            click.echo(f"{stamp} cpu{r['cpu']} pid {r['pid']} {r['comm']}: msr {r['register']}, "
-                       f"0x{r['before']:x} -> 0x{r['after']:x} ({r['origin']})")  # fmt: skip
-        else:
-            op = "write" if r["write"] else "read "
-            click.echo(
-                f"{stamp} {r['msc']} {op} 0x{r['offset']:04x} {r['register']} = 0x{r['value']:08x}"
-            )
+        click.echo(_trace_line(r))
+
+
+def _trace_line(r: dict[str, Any]) -> str:
+    stamp = f"[{r['time_ns'] // 1_000_000_000:5d}.{r['time_ns'] // 1000 % 1_000_000:06d}]"
+    if r["kind"] == "sysreg":
+        return (f"{stamp} cpu{r['cpu']} pid {r['pid']} {r['comm']}: msr {r['register']}, "
+                f"0x{r['before']:x} -> 0x{r['after']:x} ({r['origin']})")  # fmt: skip
+    op = "write" if r["write"] else "read "
+    line = f"{stamp} {r['msc']} {op} 0x{r['offset']:04x} {r['register']} = 0x{r['value']:08x}"
+    if r.get("selected"):
+        line += f" [{r['selected']}]"
+    return line + (f" {r['fields']}" if r.get("fields") else "")
+
+
+def _follow(machine: client.RunningMachine, filters: dict[str, Any], since: str | None) -> None:
+    """Print what is traced from now (or MARK) on, as it comes, until Ctrl-C."""
+    import time
+
+    mark = since or request(machine, "trace_mark")
+    try:
+        while True:
+            # the mark first: nothing traced between the two requests is lost or repeated
+            now = request(machine, "trace_mark")
+            for r in request(machine, "trace", **filters, since=mark):
+                if _before(r, now):
+                    click.echo(_trace_line(r))
+            mark = now
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        return
 
 
 @click.command()
@@ -352,6 +391,12 @@ def mount(directory: str, name: str | None, options: str) -> None:
     elif ret == -errno.ENODEV and not info["mpam_enabled"]:
         detail = ": MPAM is not enabled on this machine, so there is no resctrl (see `mpam dmesg`)"
     raise click.ClickException(f"mount resctrl at {directory}: {errno_text(ret)}{detail}")
+
+
+def _before(row: dict[str, Any], mark: str) -> bool:
+    """Whether a trace row (with its "seq" within its kind) was traced before `mark`."""
+    mmio, sysreg = (int(p) for p in mark.split("."))
+    return int(row.get("seq", -1)) < (mmio if row["kind"] == "mmio" else sysreg)
 
 
 def _dead_mount(path: str) -> bool:

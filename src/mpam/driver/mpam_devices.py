@@ -156,6 +156,7 @@ class MpamDriver:
         self.cpuhp_state = 0
         self.regs: dict[int, Regs] = {}
         self.mmio_trace: deque[MmioAccess] = deque(maxlen=MMIO_TRACE_LEN)
+        self.mmio_traced = 0  # accesses ever traced: a trace mark counts them
         self.tracing = False
         # Hooks for the monitor code and the resctrl glue, which live above this module.
         self.on_enable: list[Callable[[], None]] = []
@@ -275,6 +276,7 @@ class MpamDriver:
     def _trace(self, access: MmioAccess) -> None:
         if self.tracing:
             self.mmio_trace.append(access)
+            self.mmio_traced += 1
 
     def _parse_resources(self, msc: MpamMsc) -> int:
         parsed = parse_resources(msc.device, self.pptt, self.pxm_to_node)

@@ -92,6 +92,9 @@ class MmioAccess:
     value: int
     register: str  # "MPAMCFG_CPBM<3>", "MPAMF_IDR[63:32]", or "reserved"
     time_ns: int
+    #: what MPAMCFG_PART_SEL or MSMON_CFG_MON_SEL selected for a per-PARTID, per-monitor or
+    #: per-RIS register at the time ("partid 1 ris 0", "mon 3 ris 0", "ris 0"), else ""
+    selected: str = ""
 
 
 _ESR = reg("MPAMF_ESR")
@@ -345,9 +348,22 @@ class Msc:
 
     def _trace(self, write: bool, offset: int, value: int) -> None:
         access = MmioAccess(self.name, write, offset, value, self.describe(offset),
-                            self.clock.now_ns)  # fmt: skip
+                            self.clock.now_ns, self._selected(offset))  # fmt: skip
         for tracer in self.tracers:
             tracer(access)
+
+    def _selected(self, offset: int) -> str:
+        w = word_at(offset)
+        if w is None or w.reg.scope is Scope.MSC:
+            return ""
+        if w.reg.scope is Scope.MONITOR:
+            sel = self._store["MSMON_CFG_MON_SEL"]
+            return f"mon {_MON_SEL.field('MON_SEL').get(sel)} ris {_MON_SEL.field('RIS').get(sel)}"
+        sel = self._store["MPAMCFG_PART_SEL"]
+        ris = f"ris {_PART_SEL.field('RIS').get(sel)}"
+        if w.reg.scope is Scope.RIS:
+            return ris
+        return f"partid {_PART_SEL.field('PARTID_SEL').get(sel)} {ris}"
 
     @staticmethod
     def describe(offset: int) -> str:

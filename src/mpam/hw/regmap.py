@@ -19,6 +19,7 @@ __all__ = [
     "Register",
     "Scope",
     "WordRef",
+    "decode",
     "field",
     "field_get",
     "field_prep",
@@ -306,3 +307,21 @@ def field_prep(reg_name: str, field_name: str, value: int) -> int:
 def word_at(offset: int) -> WordRef | None:
     """The register word at a page offset, or None for a reserved offset (RAZ/WI)."""
     return _WORDS.get(offset)
+
+
+def decode(offset: int, value: int) -> str:
+    """The fields of the 32-bit word `value` at `offset`, as traces print them
+    ("PARTID_SEL=1 RIS=0"); "" for a reserved word or one whole-word field (a bitmap)."""
+    w = word_at(offset)
+    if w is None:
+        return ""
+    lo, hi = 32 * w.half, 32 * w.half + 32
+    parts = []
+    for f in w.reg.fields:
+        if f.lsb >= hi or f.lsb + f.width <= lo:
+            continue
+        if f.width >= 32 and len(w.reg.fields) == 1:
+            return ""
+        v = (value << lo >> f.lsb) & ((1 << f.width) - 1)
+        parts.append(f"{f.name}={v:#x}" if f.width > 16 else f"{f.name}={v}")
+    return " ".join(parts)

@@ -186,11 +186,14 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
                 "specification, e.g. MPAM0_EL1, MPAM1_EL1, MPAMCFG_CPBM, MPAMCFG_MBW_MAX"
             )
     out: list[dict[str, Any]] = []
+    since_mmio, since_sysreg = _mark(args.get("since")) if args.get("since") else (0, 0)
+    records = m.kernel.trace.records
     if kind in ("all", "sysreg"):
-        for r in m.kernel.trace.records:
+        for seq, r in enumerate(records[since_sysreg:], start=since_sysreg):
             if (cpu is None or r.cpu == cpu) and (register is None or r.register == register):
                 out.append(
                     {
+                        "seq": seq,
                         "time_ns": r.time_ns,
                         "kind": "sysreg",
                         "cpu": r.cpu,
@@ -203,12 +206,16 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
                     }
                 )
     if kind in ("all", "mmio"):
-        for a in m.driver.mmio_trace:
+        trace = m.driver.mmio_trace
+        first = m.driver.mmio_traced - len(trace)  # the seq of the oldest one kept
+        start = max(since_mmio - first, 0)
+        for seq, a in enumerate(list(trace)[start:], start=first + start):
             if (msc is None or a.msc == msc) and (
                 register is None or a.register.startswith(register)
             ):
                 out.append(
                     {
+                        "seq": seq,
                         "time_ns": a.time_ns,
                         "kind": "mmio",
                         "msc": a.msc,
@@ -216,13 +223,28 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
                         "offset": a.offset,
                         "register": a.register,
                         "value": a.value,
+                        "selected": a.selected,
+                        "fields": regmap.decode(a.offset, a.value),
                     }
                 )
-    out.sort(key=lambda row: row["time_ns"])
+    out.sort(key=lambda row: row["time_ns"])  # stable: each kind stays in its own order
     last = args.get("last")
     if last is None:
         return out
     return out[-int(last) :] if int(last) > 0 else []
+
+
+def _mark(text: object) -> tuple[int, int]:
+    """A trace mark, "MMIO.SYSREG": how many of each had been traced when it was taken."""
+    try:
+        mmio, sysreg = (int(part) for part in str(text).split("."))
+    except ValueError:
+        raise Refused(f"{text!r} is not a trace mark (`mpam trace --mark` prints one)") from None
+    return mmio, sysreg
+
+
+def _trace_mark(m: Machine, args: Request) -> str:
+    return f"{m.driver.mmio_traced}.{len(m.kernel.trace.records)}"
 
 
 def _run(m: Machine, args: Request) -> int:
@@ -256,6 +278,7 @@ def handlers() -> dict[str, Callable[[Machine, Request], Any]]:
         "dmesg": _dmesg,
         "cpu": _cpu,
         "trace": _trace,
+        "trace_mark": _trace_mark,
         "inject_error": _inject_error,
         "check": lambda m, args: register_mismatches(m),
         "run": _run,
