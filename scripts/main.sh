@@ -201,6 +201,13 @@ if [ "$has_mbm" != 0 ]; then
 fi
 show "mpam stats"
 
+say "Watch it live: back to $((ways / 4)) ways, with a second stream in the default group; mpam monitor reads mon_data every 100 ms"
+show "echo 'L3:$dom=$quarter' > resctrl/partid_space_2/schemata"
+printf '$ %s\n' "mpam run --cpu 3 stream:footprint=64MiB"
+mpam run --cpu 3 stream:footprint=64MiB
+show "mpam monitor --count 3 --format text"
+note "a mask limits where a group may allocate; the lines it holds go as the other stream needs the ways"
+
 say "The machine's /sys/devices/system/cpu, as Linux's cacheinfo reads it from the PPTT: the L3's id is resctrl's domain"
 show "mkdir -p cpu"
 show "mpam sysfs cpu"

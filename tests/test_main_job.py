@@ -1,5 +1,5 @@
 """The README's main command, run as a newcomer runs it (on `tiny`, the install skipped):
-it succeeds, tells its story in about 280 lines, announces every step with a heading, shows
+it succeeds, tells its story in about 300 lines, announces every step with a heading, shows
 every command it runs as `$ ...`, shows the refused write as expected, and leaves no machine
 running and nothing mounted."""
 
@@ -39,11 +39,11 @@ def _lines(run: tuple[subprocess.CompletedProcess[str], Path]) -> list[str]:
     return run[0].stdout.splitlines()
 
 
-def test_it_succeeds_in_about_280_lines(run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+def test_it_succeeds_in_about_300_lines(run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     proc, _ = run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stderr == "", proc.stderr
-    assert 100 <= len(_lines(run)) <= 290
+    assert 100 <= len(_lines(run)) <= 320
 
 
 def test_every_step_has_a_heading_then_commands(

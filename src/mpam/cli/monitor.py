@@ -118,5 +118,7 @@ def _table(rows: list[dict[str, Any]]) -> Any:
             units.get(key, key.upper()), justify="left" if key in ("group", "workload") else "right"
         )
     for row in rows:
-        table.add_row(*(f"{row[k] / 1e9:.3f}" if k == "time_ns" else _cell(row[k]) for k in keys))
+        table.add_row(*(f"{row[k] / 1e9:.3f}" if k == "time_ns"
+                        else f"{row[k]:.2f}" if k == "ipc" and row[k] is not None
+                        else _cell(row[k]) for k in keys))  # fmt: skip
     return table
