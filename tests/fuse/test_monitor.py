@@ -102,3 +102,19 @@ def test_trace_follow_streams_what_comes(neighbours: Path) -> None:
     finally:
         follow.kill()
         follow.wait()
+
+
+def test_a_perfetto_trace_has_a_track_per_msc_and_cpu(neighbours: Path) -> None:
+    mark = run_ok("trace", "-n", "nn", "--mark").strip()
+    write_once(neighbours / "victim" / "schemata", "L3:49=ff\n")
+    victim = (neighbours / "victim" / "tasks").read_text().strip()
+    write_once(neighbours / "tasks", victim)  # its CPU switches to the new label at once
+    run_ok("step", "-n", "nn", "10ms")
+    doc = json.loads(run_ok("trace", "-n", "nn", "--since", mark, "--format", "perfetto"))
+    events = doc["traceEvents"]
+    names = {(e["pid"], e["args"]["name"]) for e in events if e["name"] == "thread_name"}
+    assert {(1, f"slc{n}") for n in range(8)} <= names
+    assert any(pid == 2 and name.startswith("cpu") for pid, name in names)  # context switches
+    writes = [e for e in events if e.get("cat") == "mmio" and e["name"] == "write MPAMCFG_CPBM<0>"]
+    assert len(writes) == 8 and {w["args"]["selected"] for w in writes} == {"partid 1 ris 0"}
+    assert all(isinstance(e["ts"], float) for e in events if e["ph"] == "i")

@@ -275,10 +275,14 @@ def dmesg(name: str | None, level: str, as_json: bool) -> None:
 @click.option("--mark", is_flag=True, help="Print a mark for --since: the trace as it is now.")
 @click.option("--since", metavar="MARK", default=None, help="Only what was traced after MARK.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new entries until Ctrl-C.")
+@click.option("--format", "fmt", type=click.Choice(["text", "perfetto"]), default="text",
+              show_default=True,
+              help="perfetto: Chrome trace-event JSON for ui.perfetto.dev (a track per MSC "
+                   "and per CPU).")  # fmt: skip
 @json_option
 def trace(
     name: str | None, kind: str, cpu_filter: int | None, msc: str | None, register: str | None,
-    last: int | None, mark: bool, since: str | None, follow: bool, as_json: bool,
+    last: int | None, mark: bool, since: str | None, follow: bool, fmt: str, as_json: bool,
 ) -> None:  # fmt: skip
     """System-register writes by the kernel and MMIO accesses by the driver, in time order.
 
@@ -288,8 +292,10 @@ def trace(
     if mark:
         click.echo(call(name, "trace_mark"))
         return
-    if follow and (as_json or last is not None):
-        raise click.UsageError("--follow streams lines: not with --json or --last")
+    if follow and (as_json or last is not None or fmt != "text"):
+        raise click.UsageError("--follow streams lines: not with --json, --last or --format")
+    if as_json and fmt != "text":
+        raise click.UsageError("--json and --format perfetto are two documents: say one")
     if cpu_filter is not None and msc is not None:
         raise click.UsageError("--cpu picks system-register writes and --msc MMIO accesses: "
                                "an entry is never both; say one")  # fmt: skip
@@ -314,6 +320,12 @@ def trace(
     if as_json:
         emit_json("trace", {"entries": rows})
         return
+    if fmt == "perfetto":
+        import json
+
+        log = call(name, "dmesg", level="debug", records=True)
+        click.echo(json.dumps(_perfetto(rows, log)))
+        return
     for r in rows:
         click.echo(_trace_line(r))
 
@@ -328,6 +340,43 @@ def _trace_line(r: dict[str, Any]) -> str:
     if r.get("selected"):
         line += f" [{r['selected']}]"
     return line + (f" {r['fields']}" if r.get("fields") else "")
+
+
+def _perfetto(rows: list[dict[str, Any]], log: list[dict[str, Any]]) -> dict[str, Any]:
+    """The trace as Chrome trace-event JSON (what ui.perfetto.dev opens): every MMIO access
+    an instant on its MSC's track, every system-register write (the context switch's
+    MPAM0_EL1 among them) on its CPU's, the kernel log (interrupts, errors) on its own.
+    Timestamps are simulated microseconds; accesses at one instant keep their order."""
+    events: list[dict[str, Any]] = []
+    tracks: dict[tuple[int, str], int] = {}
+
+    def tid(pid: int, name: str) -> int:
+        if (pid, name) not in tracks:
+            tracks[(pid, name)] = len([k for k in tracks if k[0] == pid]) + 1
+            events.append({"ph": "M", "name": "thread_name", "pid": pid,
+                           "tid": tracks[(pid, name)], "args": {"name": name}})  # fmt: skip
+        return tracks[(pid, name)]
+
+    for pid, name in ((1, "MSCs"), (2, "CPUs"), (3, "kernel log")):
+        events.append({"ph": "M", "name": "process_name", "pid": pid, "args": {"name": name}})
+    for r in rows:
+        ts = r["time_ns"] / 1000
+        if r["kind"] == "mmio":
+            op = "write" if r["write"] else "read"
+            events.append({"ph": "i", "s": "t", "ts": ts, "pid": 1, "tid": tid(1, r["msc"]),
+                           "name": f"{op} {r['register']}", "cat": "mmio",
+                           "args": {"value": f"{r['value']:#010x}", "selected": r["selected"],
+                                    "fields": r["fields"]}})  # fmt: skip
+        else:
+            events.append({"ph": "i", "s": "t", "ts": ts, "pid": 2, "tid": tid(2, f"cpu{r['cpu']}"),
+                           "name": f"msr {r['register']}", "cat": r["origin"],
+                           "args": {"before": f"{r['before']:#x}", "after": f"{r['after']:#x}",
+                                    "task": f"{r['pid']} {r['comm']}"}})  # fmt: skip
+    for rec in log:
+        events.append({"ph": "i", "s": "t", "ts": rec["time_ns"] / 1000, "pid": 3,
+                       "tid": tid(3, rec["level"]), "name": rec["text"][:80], "cat": "printk",
+                       "args": {"text": rec["text"]}})  # fmt: skip
+    return {"traceEvents": events, "displayTimeUnit": "ns"}
 
 
 def _follow(machine: client.RunningMachine, filters: dict[str, Any], since: str | None) -> None:
