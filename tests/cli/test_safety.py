@@ -111,11 +111,14 @@ def test_only_the_owner_and_root_may_steer_it(runtime: Path) -> None:
         "sys.stdout.write(s.makefile().readline())\n"
     )
     try:
+        # from / with a plain environment: nothing of root's for `nobody` to trip on
         proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                               "/usr/bin/python3", "-c", code], capture_output=True, text=True,
-                              timeout=60, pass_fds=[path_fd])  # fmt: skip
+                               "/usr/bin/python3", "-I", "-c", code], capture_output=True,
+                              text=True, timeout=60, pass_fds=[path_fd], cwd="/",
+                              env={"PATH": "/usr/bin:/bin"})  # fmt: skip
     finally:
         os.close(path_fd)
+    assert proc.stdout, proc.stderr
     assert json.loads(proc.stdout) == {
         "ok": False,
         "error": "machine 'mpam' belongs to uid 0: only its owner and root may use it",

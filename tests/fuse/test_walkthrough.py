@@ -165,14 +165,14 @@ def test_walkthrough_in_a_shell(resctrl: Path) -> None:
     code, out = _run("trace", "--kind", "mmio", "--register", "MPAMCFG_CPBM")
     assert code == 0
     cpbm = [line.split("] ", 1)[1].split() for line in out.splitlines()]
-    assert [w for w in cpbm if w[-1] == "0x000003ff"] == [
-        [f"slc{i}", "write", "0x1000", "MPAMCFG_CPBM<0>", "=", "0x000003ff"] for i in range(8)
-    ]
+    # each names the PARTID that PART_SEL had selected: the new group's, 1
+    assert [w for w in cpbm if w[5] == "0x000003ff"] == [
+        [f"slc{i}", "write", "0x1000", "MPAMCFG_CPBM<0>", "=", "0x000003ff", "[partid", "1",
+         "ris", "0]"] for i in range(8)
+    ]  # fmt: skip
     code, out = _run("trace", "--kind", "mmio", "--register", "MPAMCFG_PART_SEL")
     selected = {
-        line.split("] ", 1)[1].split()[0]
-        for line in out.splitlines()
-        if line.endswith("= 0x00000001")
+        line.split("] ", 1)[1].split()[0] for line in out.splitlines() if " = 0x00000001 " in line
     }
     assert {f"slc{i}" for i in range(8)} <= selected  # PARTID 1 selected on every slice
 
