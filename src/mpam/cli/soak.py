@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -30,6 +31,7 @@ def soak(operations: int, writers: int, seconds: float, cycles: int, seed: int) 
     hotplug storm, the registers checked after every step. Prints one row per part;
     exits 1 when any crash, register mismatch or lost write was seen."""
     from mpam.machine import client
+    from mpam.machine.client import MachineError
     from mpam.machine.machine import Machine
     from mpam.machine.soak import Tally, fuzz, hotplug
     from mpam.machine.soak import writers as run_writers
@@ -49,12 +51,26 @@ def soak(operations: int, writers: int, seconds: float, cycles: int, seed: int) 
             start = time.monotonic()
             twin = Machine("rdn2", seed=seed).boot()
             assert twin.resctrl is not None and twin.resctrl.mount("") == 0
-            tallies.append(fuzz(mount, machine, twin, operations, seed))
-            # the fuzzed groups go, so the writers have CLOSIDs to take
-            request(machine, "umount", dir=str(mount))
-            request(machine, "mount", dir=str(mount), options="")
-            tallies.append(run_writers(mount, machine, writers, seconds, seed))
-            tallies.append(hotplug(machine, cycles, seed))
+
+            def write_concurrently() -> Tally:
+                # the groups the fuzzing left go, as at a remount, for the writers' own
+                request(machine, "umount", dir=str(mount))
+                request(machine, "mount", dir=str(mount), options="")
+                return run_writers(mount, machine, writers, seconds, seed)
+
+            parts: list[tuple[str, Callable[[], Tally]]] = [
+                ("fuzzed resctrl operations", lambda: fuzz(mount, machine, twin, operations, seed)),
+                (f"{writers} concurrent writers, {seconds:g} s", write_concurrently),
+                ("hotplug cycles", lambda: hotplug(machine, cycles, seed)),
+            ]
+            for part, run in parts:
+                try:
+                    tallies.append(run())
+                except (OSError, MachineError, click.ClickException) as e:
+                    # the campaign's own step failed: a crash of that part, told, not lost
+                    failed = Tally(part)
+                    failed.problem("crashes", str(e))
+                    tallies.append(failed)
             elapsed = time.monotonic() - start
         finally:
             client.shutdown(machine)
