@@ -164,28 +164,28 @@ def _wait_gone(pid: int) -> None:
     raise AssertionError(f"process {pid} did not exit")
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing")
-def test_sigterm_unmounts_and_exits(runtime: Path, tmp_path: Path) -> None:
+def _mounted_then(runtime: Path, tmp_path: Path, signum: int) -> Path:
+    """A tiny machine with resctrl mounted, sent `signum` and gone: its mount point."""
     point = tmp_path / "resctrl"
     point.mkdir()
     assert _run("boot", "-p", "tiny", "--paused")[0] == 0
     assert _run("mount", str(point))[0] == 0
     pid = _pid(runtime)
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signum)
     _wait_gone(pid)
+    return point
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing")
+def test_sigterm_unmounts_and_exits(runtime: Path, tmp_path: Path) -> None:
+    point = _mounted_then(runtime, tmp_path, signal.SIGTERM)
     assert not os.path.ismount(point)
     assert not (runtime / "mpam.sock").exists() and not (runtime / "mpam.pid").exists()
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing")
 def test_what_a_killed_machine_leaves_is_listed_and_cleared(runtime: Path, tmp_path: Path) -> None:
-    point = tmp_path / "resctrl"
-    point.mkdir()
-    assert _run("boot", "-p", "tiny", "--paused")[0] == 0
-    assert _run("mount", str(point))[0] == 0
-    pid = _pid(runtime)
-    os.kill(pid, signal.SIGKILL)
-    _wait_gone(pid)
+    point = _mounted_then(runtime, tmp_path, signal.SIGKILL)
     assert _run("list")[1] == (
         f"no machine is running\nmpam: gone (it died; its files are left in {runtime}: "
         "`mpam boot --name mpam` clears them)\n"

@@ -451,13 +451,10 @@ def _before(row: dict[str, Any], mark: str) -> bool:
 def _dead_mount(path: str) -> bool:
     """A FUSE mount of a machine (resctrl or its sysfs) at `path` whose server is gone: the
     kernel answers ENOTCONN for it."""
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-        ours = any(
-            line.split(" ")[4] == path.replace(" ", "\\040")
-            and line.split(" - ")[1].split(" ")[0] in ("fuse.resctrl", "fuse.sysfs")
-            for line in f
-        )
-    if not ours:
+    from mpam.machine.mountns import mount_points
+
+    mounted = set(mount_points())
+    if (path, "fuse.resctrl") not in mounted and (path, "fuse.sysfs") not in mounted:
         return False
     try:
         os.stat(path)

@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, UnknownMetricFamily
 from prometheus_client.registry import Collector
 
 from mpam.machine.client import MachineError, RunningMachine
+from mpam.machine.monitor import resctrl_groups
 
 __all__ = ["ResctrlCollector"]
 
@@ -30,19 +31,6 @@ _EVENTS = {
     "mbm_total_bytes": "total bytes transferred to/from memory through LLC",
     "mbm_local_bytes": "bytes transferred to/from local memory through LLC",
 }
-
-
-def _mon_groups(mount: Path) -> Iterator[tuple[str, str, Path]]:
-    """(rdt_class, rdt_mon_group, directory) of every control group and its MON groups."""
-    classes = [(ROOT_CLASS, mount)]
-    classes += [(e.name, e) for e in sorted(mount.iterdir())
-                if e.is_dir() and (e / "tasks").is_file()]  # fmt: skip
-    for name, directory in classes:
-        yield name, "", directory
-        mon = directory / "mon_groups"
-        if mon.is_dir():
-            for m in sorted(mon.iterdir()):
-                yield name, m.name, m
 
 
 class ResctrlCollector(Collector):
@@ -56,7 +44,8 @@ class ResctrlCollector(Collector):
         labels = ["rdt_class", "rdt_mon_group", "cache_id"]
         families = {e: UnknownMetricFamily(f"l3_{e}", help_, labels=labels)
                     for e, help_ in _EVENTS.items()}  # fmt: skip
-        for cls, group, directory in _mon_groups(self.mount):
+        for ctrl, group, directory in resctrl_groups(self.mount):
+            cls = ROOT_CLASS if ctrl == "/" else ctrl
             mon_data = directory / "mon_data"
             if not mon_data.is_dir():
                 continue

@@ -19,7 +19,7 @@ from typing import Any
 
 from mpam.machine.client import RunningMachine
 
-__all__ = ["FIELDS", "Monitor", "find_mount"]
+__all__ = ["FIELDS", "Monitor", "find_mount", "resctrl_groups"]
 
 #: The figures of a row, each named with its unit.
 FIELDS = ("ipc", "llc_misses_per_s", "llc_occupancy_bytes", "mbm_total_bytes_per_s",
@@ -27,17 +27,27 @@ FIELDS = ("ipc", "llc_misses_per_s", "llc_occupancy_bytes", "mbm_total_bytes_per
 _EVENTS = ("llc_occupancy", "mbm_total_bytes", "mbm_local_bytes")
 
 
-def _groups(mount: Path) -> list[tuple[str, Path]]:
-    """(name, directory) of every CTRL_MON and MON group: "/" first, then by path."""
-    out = [("/", mount)]
-    for entry in sorted(mount.iterdir()):
-        if entry.is_dir() and (entry / "tasks").is_file():  # a group (not info, mon_data...)
-            out.append((entry.name, entry))
-    for name, directory in list(out):
+def resctrl_groups(mount: Path) -> list[tuple[str, str, Path]]:
+    """(control group, MON group, directory) of every group of a mounted resctrl: the
+    root ("/") and its MON groups first, then each control group by name and its own (the
+    MON group is "" for a control group itself)."""
+    ctrl = [("/", mount)] + [(e.name, e) for e in sorted(mount.iterdir())
+                             if e.is_dir() and (e / "tasks").is_file()]  # fmt: skip
+    out = []
+    for name, directory in ctrl:
+        out.append((name, "", directory))
         mon = directory / "mon_groups"
         if mon.is_dir():
-            prefix = "" if name == "/" else f"{name}/"
-            out += [(f"{prefix}mon_groups/{m.name}", m) for m in sorted(mon.iterdir())]
+            out += [(name, m.name, m) for m in sorted(mon.iterdir())]
+    return out
+
+
+def _groups(mount: Path) -> list[tuple[str, Path]]:
+    """(name, directory) of every group, named by its path: "/", "g1", "g1/mon_groups/m"."""
+    out = []
+    for ctrl, mon, directory in resctrl_groups(mount):
+        prefix = "" if ctrl == "/" else f"{ctrl}/"
+        out.append((f"{prefix}mon_groups/{mon}" if mon else ctrl, directory))
     return out
 
 

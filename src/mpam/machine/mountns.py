@@ -30,7 +30,7 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["EXEC_DIR", "NamespaceError", "enter", "unescape"]
+__all__ = ["EXEC_DIR", "NamespaceError", "enter", "mount_points", "unescape"]
 
 #: Where the namespace sees the /proc overlay (mpam.fuse.proc_fuse), in its tmpfs over /sys/fs.
 EXEC_DIR = "/sys/fs/.mpam-exec"
@@ -87,7 +87,7 @@ def unescape(field: str) -> str:
     return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
 
 
-def _mount_points() -> list[tuple[str, str]]:
+def mount_points() -> list[tuple[str, str]]:
     """(mount point, filesystem type) of this namespace's mounts, from the real mountinfo."""
     out = []
     with open("/proc/thread-self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
@@ -118,7 +118,7 @@ def enter(session_dir: str) -> None:
             for name in sorted(os.listdir("/sys/fs")) if name not in ours}  # fmt: skip
     # the originals go: the runtime directory's copies, any other FUSE resctrl mount and
     # what the tmpfs will cover (its clones are moved back in)
-    for point, fstype in reversed(_mount_points()):
+    for point, fstype in reversed(mount_points()):
         if point.startswith((f"{session}/", "/sys/fs/")) or fstype == "fuse.resctrl":
             _check(_libc.umount2(os.fsencode(point), MNT_DETACH), f"unmount {point}")
     _mount("tmpfs", "/sys/fs", "tmpfs", 0, "mode=0755")
