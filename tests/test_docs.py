@@ -7,10 +7,14 @@
   `Error:` must fail, every other must succeed. `mpam exec` runs as its own process (it
   forks the command), its output and errors together;
 - ```python blocks are executed.
+
+`MPAM_DOCS_UPDATE=1 pytest tests/test_docs.py` writes each command's real output into its
+document instead of comparing (for a change that moves every timestamp); read the diff.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -101,11 +105,20 @@ def test_console_examples(
 
 
 def _check_block(where: str, text: str, runtime: Path) -> None:
+    update = os.environ.get("MPAM_DOCS_UPDATE") == "1"
+    new = list(itertools.takewhile(lambda line: not line.startswith("$ "), text.splitlines()))
     for cmd, expected in _commands(text):
         code, output = _run(cmd, runtime)
         failing = expected.lstrip().startswith("Error:")
         assert (code != 0) == failing, f"{where}: {cmd} exited {code}\n{output}"
-        assert _norm(output) == _norm(expected), f"{where}: output of {cmd!r} drifted"
+        if update:
+            new += [f"$ {cmd}", *_norm(output).splitlines()]
+        else:
+            assert _norm(output) == _norm(expected), f"{where}: output of {cmd!r} drifted"
+    if update:
+        doc = next(d for d in DOCS if d.name == where.split("#")[0])
+        old, fresh = f"```console\n{text}```", "```console\n" + "\n".join(new) + "\n```"
+        doc.write_text(doc.read_text().replace(old, fresh, 1))
 
 
 @pytest.mark.parametrize(("where", "text"), _blocks("python"))

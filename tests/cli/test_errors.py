@@ -136,7 +136,10 @@ WITH_A_MACHINE = [
     (["trace", "--kind", "mmio", "--cpu", "1"], 2,
      "--cpu picks system-register writes: --kind mmio has none"),
     (["trace", "--cpu", "1", "--msc", "l3"], 2,
-     "--cpu picks system-register writes and --msc MMIO accesses: an entry is never both; say one"),
+     "--cpu picks system-register writes and --msc MMIO accesses: only an interrupt "
+     "(--kind irq) has both; say one"),
+    (["trace", "--kind", "irq", "--register", "MPAMF_ESR"], 2,
+     "--register picks register accesses: --kind irq has none"),
     (["trace", "--kind", "mmio", "--register", "MPAM0_EL1"], 2,
      "MPAM0_EL1 is a system register: --kind mmio has none"),
     (["time", "--pause", "--resume"], 2, "--pause and --resume cannot go together: say one"),
@@ -230,4 +233,4 @@ def test_list_shows_each_running_machine(tiny_machine: Path) -> None:
     assert code == 0
     header, *rows = out.splitlines()
     assert header.split() == ["NAME", "PLATFORM", "PID", "SIMULATED", "TIME", "MOUNTS"]
-    assert [row.split() for row in rows] == [["err", "tiny", str(pid), "0.091500", "s", "-"]]
+    assert [row.split() for row in rows] == [["err", "tiny", str(pid), "0.091507", "s", "-"]]

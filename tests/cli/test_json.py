@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from mpam.cli import main
+from mpam.driver.msc_io import MMIO_READ_NS, MMIO_WRITE_NS
 from mpam.machine import client
 
 
@@ -56,6 +57,30 @@ def test_stats_dmesg_trace(lab: None) -> None:
     assert any(r["text"].startswith("MPAM enabled with 16 PARTIDs") for r in records)
     entries = _json("trace", "-n", "lab", "--last", "5")["entries"]
     assert len(entries) == 5 and {e["kind"] for e in entries} <= {"sysreg", "mmio"}
+
+
+def test_an_interrupt_is_traced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An injected MSC error: the handler's run is an `irq` entry (and a Perfetto slice on
+    its CPU's track) lasting exactly its accesses: read MPAMF_ESR, clear it, clear ECR."""
+    monkeypatch.setenv("MPAM_RUNTIME_DIR", str(tmp_path / "run"))
+    client.boot("tiny", "irq", paused=True)
+    machine = client.RunningMachine("irq")
+    try:
+        assert _json("trace", "-n", "irq", "--kind", "irq")["entries"] == []
+        mark = machine.call("trace_mark")
+        machine.call("inject_error", msc="l3", code="REQ_PARTID_RANGE", partid=70)
+        (entry,) = _json("trace", "-n", "irq", "--kind", "irq", "--since", mark)["entries"]
+        assert (entry["cpu"], entry["irq"], entry["name"], entry["msc"], entry["handled"]) == (
+            0, 100, "mpam:msc:error", "l3", True)  # fmt: skip
+        assert entry["end_ns"] - entry["time_ns"] == MMIO_READ_NS + 2 * MMIO_WRITE_NS
+        result = CliRunner().invoke(main, ["trace", "-n", "irq", "--since", mark,
+                                           "--format", "perfetto"])  # fmt: skip
+        slices = [e for e in json.loads(result.output)["traceEvents"] if e.get("cat") == "irq"]
+        assert [(s["ph"], s["name"], s["dur"]) for s in slices] == [
+            ("X", "irq 100 mpam:msc:error", (MMIO_READ_NS + 2 * MMIO_WRITE_NS) / 1000)
+        ]
+    finally:
+        client.shutdown(machine)
 
 
 def test_inventory_and_platform_list() -> None:

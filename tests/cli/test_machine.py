@@ -49,8 +49,8 @@ def test_boot_ps_offline_dmesg_shutdown(runtime: Path) -> None:
     assert "CPUs online: 0-2 of 4" in out
     code, out = _run("dmesg")
     assert out.splitlines()[-2:] == [
-        "[    0.091500] CPU3: shutdown",
-        "[    0.091500] psci: CPU3 killed (polled 0 ms)",
+        "[    0.091504] CPU3: shutdown",
+        "[    0.091504] psci: CPU3 killed (polled 0 ms)",
     ]
     assert "MPAM enabled with 16 PARTIDs and 2 PMGs" in out
     code, out = _run("cpu", "offline", "9")

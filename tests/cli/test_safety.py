@@ -184,6 +184,28 @@ def test_sigterm_unmounts_and_exits(runtime: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing")
+def test_shutdown_takes_a_mount_still_in_use(runtime: Path, tmp_path: Path) -> None:
+    """A mount in use (a file held open in it) refuses `mpam umount` as umount(2) does and
+    goes on working; the machine going away still takes it, as `umount -l` would, and the
+    holder is told rather than left with a dead mount."""
+    point = tmp_path / "resctrl"
+    point.mkdir()
+    assert _run("boot", "-p", "tiny", "--paused")[0] == 0
+    assert _run("mount", str(point))[0] == 0
+    held = os.open(point / "schemata", os.O_RDONLY)
+    try:
+        assert _run("umount", str(point)) == (
+            1, f"Error: umount {point}: Device or resource busy (EBUSY)\n")  # fmt: skip
+        assert os.path.ismount(point) and (point / "cpus_list").read_text() == "0-3\n"
+        assert _run("shutdown")[0] == 0
+        assert not os.path.ismount(point)
+        with pytest.raises(OSError):
+            os.pread(held, 100, 0)
+    finally:
+        os.close(held)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="/dev/fuse is missing")
 def test_what_a_killed_machine_leaves_is_listed_and_cleared(runtime: Path, tmp_path: Path) -> None:
     point = _mounted_then(runtime, tmp_path, signal.SIGKILL)
     assert _run("list")[1] == (

@@ -3,6 +3,7 @@ read through its mon_data files, change as the noisy group's schemata changes.""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from mpam.driver.msc_io import MMIO_WRITE_NS
 
 from .helpers import needs_fuse, paused_machine, run_cli, run_ok, write_once
 
@@ -84,6 +87,9 @@ def test_a_trace_of_one_schemata_write(neighbours: Path) -> None:
             f"{msc} write 0x0108 MPAMCFG_CMAX = 0x0000ffff [partid 1 ris 0] CMAX=65535 SOFTLIM=0",
         ]
     assert [line.split("] ", 1)[1] for line in lines] == expected
+    # each write takes its time, so they are stamped one after another, to the nanosecond
+    stamps = [round(float(line[1:].split("]", 1)[0]) * 1e9) for line in lines]
+    assert {b - a for a, b in itertools.pairwise(stamps)} == {MMIO_WRITE_NS}
     assert (
         run_ok("trace", "-n", "nn", "--since", run_ok("trace", "-n", "nn", "--mark").strip()) == ""
     )

@@ -5,6 +5,11 @@ step. And the check itself can fail."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,7 +74,9 @@ def test_the_register_check_finds_a_register_out_of_step() -> None:
     fs = m.resctrl
     assert fs is not None and fs.mount("") == 0 and fs.mkdir("g") == 0
     assert fs.write("g/schemata", "L3:49=f0\n") > 0
+    now, traced = m.kernel.clock.now_ns, m.driver.mmio_traced
     assert register_mismatches(m) == []
+    assert (m.kernel.clock.now_ns, m.driver.mmio_traced) == (now, traced)  # it only looks
     assert fs.groups is not None
     closid = next(g.closid for g in fs.groups.ctrl_groups if g.name == "g")
     assert closid != 0
@@ -86,3 +93,40 @@ def test_mpam_soak_prints_its_table() -> None:
     assert lines[0].split() == ["PART", "OPERATIONS", "REFUSALS", "CRASHES", "MISMATCHES", "LOST"]
     assert lines[1].startswith("fuzzed resctrl operations") and lines[1].split()[-3:] == ["0"] * 3
     assert lines[3].split()[:3] == ["hotplug", "cycles", "5"]
+
+
+def _soak_daemons() -> set[int]:
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"mpam.fuse.serve" in argv and b"soak" in argv:
+            found.add(int(proc.name))
+    return found
+
+
+def test_sigterm_ends_the_campaign_and_its_machine() -> None:
+    before = _soak_daemons()
+    proc = subprocess.Popen([sys.executable, "-m", "mpam.cli", "soak", "--ops", "10000000",
+                             "--writers", "0", "--seconds", "0", "--cycles", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (daemon := _soak_daemons() - before) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert daemon, "the campaign's machine never started"
+        time.sleep(2)  # into the fuzzing
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, out.decode()
+        deadline = time.monotonic() + 30
+        while _soak_daemons() & daemon and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _soak_daemons() & daemon, "its machine was left running"
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid in _soak_daemons() - before:  # a machine this test left: its SIGTERM ends it
+            os.kill(pid, signal.SIGTERM)

@@ -261,15 +261,15 @@ def dmesg(name: str | None, level: str, as_json: bool) -> None:
 @name_option
 @click.option(
     "--kind",
-    type=click.Choice(["all", "sysreg", "mmio"]),
+    type=click.Choice(["all", "sysreg", "mmio", "irq"]),
     default="all",
     show_default=True,
-    help="System-register writes, MMIO accesses, or both.",
+    help="System-register writes, MMIO accesses, interrupt handlers, or all three.",
 )
-@click.option(
-    "--cpu", "cpu_filter", type=int, default=None, help="Only system-register writes on this CPU."
-)
-@click.option("--msc", default=None, help="Only MMIO accesses to this MSC (its name, e.g. slc3).")
+@click.option("--cpu", "cpu_filter", type=int, default=None,
+              help="Only system-register writes and interrupts on this CPU.")  # fmt: skip
+@click.option("--msc", default=None,
+              help="Only MMIO accesses to this MSC (its name, e.g. slc3) and its interrupts.")  # fmt: skip
 @click.option("--register", default=None, help="Only this register (MPAM0_EL1, MPAMCFG_CPBM, ...).")
 @click.option("--last", type=click.IntRange(min=0), default=None, help="Only the last N entries.")
 @click.option("--mark", is_flag=True, help="Print a mark for --since: the trace as it is now.")
@@ -284,7 +284,8 @@ def trace(
     name: str | None, kind: str, cpu_filter: int | None, msc: str | None, register: str | None,
     last: int | None, mark: bool, since: str | None, follow: bool, fmt: str, as_json: bool,
 ) -> None:  # fmt: skip
-    """System-register writes by the kernel and MMIO accesses by the driver, in time order.
+    """System-register writes by the kernel, MMIO accesses by the driver and the interrupt
+    handlers it ran, in time order.
 
     MMIO lines name what PART_SEL or MON_SEL selected for a per-PARTID or per-monitor
     register ([partid 1 ris 0]) and decode the register's fields. To see what one command
@@ -296,23 +297,23 @@ def trace(
         raise click.UsageError("--follow streams lines: not with --json, --last or --format")
     if as_json and fmt != "text":
         raise click.UsageError("--json and --format perfetto are two documents: say one")
-    if cpu_filter is not None and msc is not None:
+    if cpu_filter is not None and msc is not None and kind != "irq":
         raise click.UsageError("--cpu picks system-register writes and --msc MMIO accesses: "
-                               "an entry is never both; say one")  # fmt: skip
+                               "only an interrupt (--kind irq) has both; say one")  # fmt: skip
+    if kind == "irq" and register is not None:
+        raise click.UsageError("--register picks register accesses: --kind irq has none")
     if kind == "mmio" and cpu_filter is not None:
         raise click.UsageError("--cpu picks system-register writes: --kind mmio has none")
     if kind == "sysreg" and msc is not None:
         raise click.UsageError("--msc picks MMIO accesses: --kind sysreg has none")
-    if register is not None and kind != "all":
+    if register is not None and kind in ("sysreg", "mmio"):
         is_sysreg = register.upper().endswith(("_EL0", "_EL1", "_EL2", "_EL3"))
         if is_sysreg != (kind == "sysreg"):
             raise click.UsageError(
                 f"{register} is {'a system register' if is_sysreg else 'an MSC register'}: "
                 f"--kind {kind} has none"
             )
-    kind_arg = "sysreg" if cpu_filter is not None and kind == "all" else kind
-    kind_arg = "mmio" if msc is not None and kind == "all" else kind_arg
-    filters = {"kind": kind_arg, "cpu": cpu_filter, "msc": msc, "register": register}
+    filters = {"kind": kind, "cpu": cpu_filter, "msc": msc, "register": register}
     if follow:
         _follow(find(name), filters, since)
         return
@@ -331,10 +332,15 @@ def trace(
 
 
 def _trace_line(r: dict[str, Any]) -> str:
-    stamp = f"[{r['time_ns'] // 1_000_000_000:5d}.{r['time_ns'] // 1000 % 1_000_000:06d}]"
+    # nanoseconds, as `trace-cmd report -t`: the accesses of one operation are tens apart
+    stamp = f"[{r['time_ns'] // 1_000_000_000:5d}.{r['time_ns'] % 1_000_000_000:09d}]"
     if r["kind"] == "sysreg":
         return (f"{stamp} cpu{r['cpu']} pid {r['pid']} {r['comm']}: msr {r['register']}, "
                 f"0x{r['before']:x} -> 0x{r['after']:x} ({r['origin']})")  # fmt: skip
+    if r["kind"] == "irq":  # irq_handler_entry and _exit in one line, as ftrace names them
+        return (f"{stamp} cpu{r['cpu']} irq={r['irq']} name={r['name']} ({r['msc']}): "
+                f"ret={'handled' if r['handled'] else 'unhandled'} "
+                f"after {r['end_ns'] - r['time_ns']} ns")  # fmt: skip
     op = "write" if r["write"] else "read "
     line = f"{stamp} {r['msc']} {op} 0x{r['offset']:04x} {r['register']} = 0x{r['value']:08x}"
     if r.get("selected"):
@@ -344,9 +350,9 @@ def _trace_line(r: dict[str, Any]) -> str:
 
 def _perfetto(rows: list[dict[str, Any]], log: list[dict[str, Any]]) -> dict[str, Any]:
     """The trace as Chrome trace-event JSON (what ui.perfetto.dev opens): every MMIO access
-    an instant on its MSC's track, every system-register write (the context switch's
-    MPAM0_EL1 among them) on its CPU's, the kernel log (interrupts, errors) on its own.
-    Timestamps are simulated microseconds; accesses at one instant keep their order."""
+    an instant on its MSC's track; every system-register write (the context switch's
+    MPAM0_EL1 among them) an instant, and every interrupt handler a slice, on its CPU's;
+    the kernel log on its own. Timestamps are simulated microseconds (fractions for ns)."""
     events: list[dict[str, Any]] = []
     tracks: dict[tuple[int, str], int] = {}
 
@@ -367,6 +373,12 @@ def _perfetto(rows: list[dict[str, Any]], log: list[dict[str, Any]]) -> dict[str
                            "name": f"{op} {r['register']}", "cat": "mmio",
                            "args": {"value": f"{r['value']:#010x}", "selected": r["selected"],
                                     "fields": r["fields"]}})  # fmt: skip
+        elif r["kind"] == "irq":  # a slice: the handler from entry to exit
+            events.append({"ph": "X", "ts": ts, "dur": (r["end_ns"] - r["time_ns"]) / 1000,
+                           "pid": 2, "tid": tid(2, f"cpu{r['cpu']}"),
+                           "name": f"irq {r['irq']} {r['name']}", "cat": "irq",
+                           "args": {"msc": r["msc"],
+                                    "ret": "handled" if r["handled"] else "unhandled"}})  # fmt: skip
         else:
             events.append({"ph": "i", "s": "t", "ts": ts, "pid": 2, "tid": tid(2, f"cpu{r['cpu']}"),
                            "name": f"msr {r['register']}", "cat": r["origin"],
@@ -444,8 +456,8 @@ def mount(directory: str, name: str | None, options: str) -> None:
 
 def _before(row: dict[str, Any], mark: str) -> bool:
     """Whether a trace row (with its "seq" within its kind) was traced before `mark`."""
-    mmio, sysreg = (int(p) for p in mark.split("."))
-    return int(row.get("seq", -1)) < (mmio if row["kind"] == "mmio" else sysreg)
+    mmio, sysreg, irq = (int(p) for p in mark.split("."))
+    return int(row.get("seq", -1)) < {"mmio": mmio, "sysreg": sysreg, "irq": irq}[row["kind"]]
 
 
 def _dead_mount(path: str) -> bool:

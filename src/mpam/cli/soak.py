@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,6 +39,8 @@ def soak(operations: int, writers: int, seconds: float, cycles: int, seed: int) 
     from mpam.machine.soak import writers as run_writers
 
     tallies: list[Tally] = []
+    # SIGTERM ends the campaign as Ctrl-C does: its machine is shut down, not left running
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     before = os.environ.get("MPAM_RUNTIME_DIR")
     with tempfile.TemporaryDirectory(prefix="mpam-soak-") as scratch:
         # a runtime directory of its own: the campaign's machine is nobody else's

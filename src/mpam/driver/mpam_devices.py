@@ -133,6 +133,7 @@ class MpamDriver:
         cpu_to_node: dict[int, int],
         supports_mpam: Callable[[], bool] = lambda: True,
         context: Callable[[], AccessContext] | None = None,
+        wait_ns: Callable[[int], None] | None = None,
     ) -> None:
         self.log = log
         self.bus = bus
@@ -145,6 +146,8 @@ class MpamDriver:
         self.cpu_to_node = cpu_to_node
         self.supports_mpam = supports_mpam
         self.context = context
+        #: the CPU's wait for one MMIO access: simulated time passing (`msc_io`)
+        self.wait_ns = wait_ns
         self.fw_num_msc = 0
         self.mscs: list[MpamMsc] = []
         self.classes: dict[tuple[ClassType, int], MpamClass] = {}
@@ -260,7 +263,7 @@ class MpamDriver:
             nrdy_usec=device.not_ready_us,
             error_irq=error_irq,
         )
-        self.regs[msc.id] = Regs(regs, self.context)
+        self.regs[msc.id] = Regs(regs, self.context, self.wait_ns)
         hw = regs.msc if isinstance(regs, PccMsc) else regs
         hw.tracers.append(self._trace)
         self.mscs.append(msc)

@@ -5,6 +5,13 @@ the PCC mailbox that stands for it), with MPAMCFG_PART_SEL and MSMON_CFG_MON_SEL
 the RIS, PARTID and monitor. Names and fields come from the register map, never literal
 offsets. Every access carries the calling context, so a firmware-backed MSC refuses one
 made where the caller could not sleep.
+
+An access to an MMIO page also takes simulated time: the CPU making it waits for the
+interconnect (a Device-nGnRE read for its data, a write for its early acknowledgement), so a
+driver operation's accesses are laid out one after another on the machine's clock, in the
+order they happen, and a trace of one resctrl write shows them in sequence. The costs are
+this model's choice, of the order of an uncached access on an Arm mesh; a PCC MSC's
+accesses cost their mailbox's latency instead (`mpam.hw.pcc`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,12 @@ from mpam.hw.msc import AccessContext, Msc
 from mpam.hw.pcc import PccMsc
 from mpam.hw.regmap import reg
 
-__all__ = ["Regs", "fields", "get"]
+__all__ = ["MMIO_READ_NS", "MMIO_WRITE_NS", "Regs", "fields", "get"]
+
+#: Simulated nanoseconds a CPU waits for one 32-bit read of an MSC's MMIO page.
+MMIO_READ_NS = 100
+#: ... and for one write to it.
+MMIO_WRITE_NS = 25
 
 
 def fields(name: str, **values: int) -> int:
@@ -37,11 +49,17 @@ class Regs:
     """The registers of one MSC as the driver sees them."""
 
     def __init__(
-        self, msc: Msc | PccMsc, context: Callable[[], AccessContext] | None = None
+        self,
+        msc: Msc | PccMsc,
+        context: Callable[[], AccessContext] | None = None,
+        wait_ns: Callable[[int], None] | None = None,
     ) -> None:
         self.msc = msc
         self._context = context or (lambda: AccessContext.TASK)
         self.override: AccessContext | None = None
+        # An MMIO access's wait moves the clock (`wait_ns`); a PCC one sleeps in the mailbox.
+        mmio = wait_ns is not None and not isinstance(msc, PccMsc)
+        self._wait = wait_ns if mmio else None
 
     @property
     def ctx(self) -> AccessContext:
@@ -51,10 +69,15 @@ class Regs:
     def read(self, name: str, index: int = 0) -> int:
         """Word `index` of register `name` (array element, or the high word of a 64-bit
         register when index is 1)."""
-        return self.msc.read32(reg(name).offset + 4 * index, self.ctx)
+        value = self.msc.read32(reg(name).offset + 4 * index, self.ctx)
+        if self._wait is not None:
+            self._wait(MMIO_READ_NS)
+        return value
 
     def write(self, name: str, value: int, index: int = 0) -> None:
         self.msc.write32(reg(name).offset + 4 * index, value, self.ctx)
+        if self._wait is not None:
+            self._wait(MMIO_WRITE_NS)
 
     def read64(self, name: str) -> int:
         """A 64-bit register, low word first."""

@@ -8,6 +8,7 @@ through the hw `Cpu` system registers, and every such write is recorded in a `Sy
 
 from mpam.kernel.boot import Kernel
 from mpam.kernel.cpuhp import CpuHotplug
+from mpam.kernel.irq_events import IrqEvent, IrqEvents
 from mpam.kernel.klog import KernelLog
 from mpam.kernel.preempt import Context, ExecutionContext
 from mpam.kernel.sched import Scheduler, format_switch_debug
@@ -20,6 +21,8 @@ __all__ = [
     "Context",
     "CpuHotplug",
     "ExecutionContext",
+    "IrqEvent",
+    "IrqEvents",
     "Kernel",
     "KernelLog",
     "Scheduler",

@@ -28,6 +28,7 @@ from mpam.kernel.cpuhp import (
     CpuHotplug,
 )
 from mpam.kernel.el2_setup import init_el2_mpam
+from mpam.kernel.irq_events import IrqEvents
 from mpam.kernel.klog import KernelLog
 from mpam.kernel.preempt import Context, ExecutionContext
 from mpam.kernel.sched import Scheduler
@@ -81,6 +82,7 @@ class Kernel:
         self.klog = KernelLog(self.clock)
         self.ctx = ExecutionContext(cpu=0)
         self.trace = SysregTrace(self.clock)
+        self.irq_events = IrqEvents(self.clock)
         self.tasks = TaskTable(n)
         self.scheduler = Scheduler(
             hw.cpus, self.tasks, self.clock, self.klog, trace=self.trace, online=[0]

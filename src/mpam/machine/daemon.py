@@ -186,9 +186,9 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
                 "specification, e.g. MPAM0_EL1, MPAM1_EL1, MPAMCFG_CPBM, MPAMCFG_MBW_MAX"
             )
     out: list[dict[str, Any]] = []
-    since_mmio, since_sysreg = _mark(args.get("since")) if args.get("since") else (0, 0)
+    since_mmio, since_sysreg, since_irq = _mark(args["since"]) if args.get("since") else (0, 0, 0)
     records = m.kernel.trace.records
-    if kind in ("all", "sysreg"):
+    if kind in ("all", "sysreg") and msc is None:
         for seq, r in enumerate(records[since_sysreg:], start=since_sysreg):
             if (cpu is None or r.cpu == cpu) and (register is None or r.register == register):
                 out.append(
@@ -205,7 +205,7 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
                         "origin": r.origin,
                     }
                 )
-    if kind in ("all", "mmio"):
+    if kind in ("all", "mmio") and cpu is None:
         trace = m.driver.mmio_trace
         first = m.driver.mmio_traced - len(trace)  # the seq of the oldest one kept
         start = max(since_mmio - first, 0)
@@ -227,6 +227,23 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
                         "fields": regmap.decode(a.offset, a.value),
                     }
                 )
+    if kind in ("all", "irq") and register is None:
+        events = m.kernel.irq_events.records
+        for seq, e in enumerate(events[since_irq:], start=since_irq):
+            if (cpu is None or e.cpu == cpu) and (msc is None or e.device == msc):
+                out.append(
+                    {
+                        "seq": seq,
+                        "time_ns": e.time_ns,
+                        "end_ns": e.end_ns,
+                        "kind": "irq",
+                        "cpu": e.cpu,
+                        "irq": e.irq,
+                        "name": e.name,
+                        "msc": e.device,
+                        "handled": e.handled,
+                    }
+                )
     out.sort(key=lambda row: row["time_ns"])  # stable: each kind stays in its own order
     last = args.get("last")
     if last is None:
@@ -234,17 +251,18 @@ def _trace(m: Machine, args: Request) -> list[dict[str, Any]]:
     return out[-int(last) :] if int(last) > 0 else []
 
 
-def _mark(text: object) -> tuple[int, int]:
-    """A trace mark, "MMIO.SYSREG": how many of each had been traced when it was taken."""
+def _mark(text: object) -> tuple[int, int, int]:
+    """A trace mark, "MMIO.SYSREG.IRQ": how many of each had been traced when it was taken."""
     try:
-        mmio, sysreg = (int(part) for part in str(text).split("."))
+        mmio, sysreg, irq = (int(part) for part in str(text).split("."))
     except ValueError:
         raise Refused(f"{text!r} is not a trace mark (`mpam trace --mark` prints one)") from None
-    return mmio, sysreg
+    return mmio, sysreg, irq
 
 
 def _trace_mark(m: Machine, args: Request) -> str:
-    return f"{m.driver.mmio_traced}.{len(m.kernel.trace.records)}"
+    k = m.kernel
+    return f"{m.driver.mmio_traced}.{len(k.trace.records)}.{len(k.irq_events.records)}"
 
 
 def _run(m: Machine, args: Request) -> int:
@@ -403,18 +421,22 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.machine.mounts[path] = str(args.get("options", ""))
         return 0
 
-    def umount(self, args: Request) -> int:
+    def umount(self, args: Request, *, lazy: bool = False) -> int:
         path = os.path.realpath(str(args["dir"]))
-        tree = self.sysfs_mounts.pop(path, None)
+        tree = self.sysfs_mounts.get(path)
         if tree is not None:
+            if not stop_mount(path, tree, lazy=lazy):
+                return -errno.EBUSY
+            self.sysfs_mounts.pop(path, None)
             self.machine.sysfs_mounts.discard(path)
-            stop_mount(path, tree)
             return 0
-        thread = self.mounts.pop(path, None)
+        thread = self.mounts.get(path)
         if thread is None:
             return -errno.EINVAL
+        if not stop_mount(path, thread, lazy=lazy):
+            return -errno.EBUSY  # still mounted and served, as umount(2) leaves a busy one
+        self.mounts.pop(path, None)
         self.machine.mounts.pop(path, None)
-        stop_mount(path, thread)
         fs = self.machine.resctrl
         assert fs is not None
         if self.sessions is not None and self.sessions.sessions:
@@ -464,10 +486,11 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         threading.Thread(target=self.shutdown, daemon=True).start()
 
     def unmount_all(self) -> None:
+        """The machine is going: every mount goes with it, in use or not."""
         if self.sessions is not None:
             self.sessions.end_all()
         for path in [*self.sysfs_mounts, *self.mounts]:
-            self.umount({"dir": path})
+            self.umount({"dir": path}, lazy=True)
 
 
 class _Handler(socketserver.StreamRequestHandler):

@@ -12,6 +12,7 @@ raises its error line during an access has its handler run once the access is ov
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from mpam.driver.mpam_devices import MpamDriver
@@ -73,6 +74,7 @@ class Machine:
             cpu_to_node=cpu_to_node,
             supports_mpam=k.system_supports_mpam,
             context=k.ctx.access_context,
+            wait_ns=k.clock.advance,
         )
         self.msmon = Msmon(self.driver, self._sleep_us, might_sleep=k.ctx.might_sleep)
         self.driver.on_enable.append(self._enable_static_key)
@@ -175,8 +177,10 @@ class Machine:
                 # A firmware-backed MSC's registers can only be read where the handler may
                 # sleep: its handler runs threaded (request_threaded_irq), in task context.
                 context = Context.TASK if isinstance(msc.regs, PccMsc) else Context.IRQ
+                device = msc.regs.msc.name if isinstance(msc.regs, PccMsc) else msc.regs.name
                 with k.ctx.enter(context, 0):
-                    self.driver.irq_handler(msc)
+                    handler = functools.partial(self.driver.irq_handler, msc)
+                    k.irq_events.run(0, gsiv, "mpam:msc:error", device, handler)
             self.hw.irq.line(gsiv).ack()
         with k.ctx.enter(Context.TASK, 0):
             k.workqueue.flush()

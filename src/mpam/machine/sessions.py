@@ -15,6 +15,7 @@ import errno
 import itertools
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -53,12 +54,23 @@ def start_mount(serve: Callable[[], None], path: str) -> threading.Thread | None
     return thread if os.path.ismount(path) else None
 
 
-def stop_mount(path: str, thread: threading.Thread, *, wait: bool = True) -> None:
+def stop_mount(path: str, thread: threading.Thread, *, wait: bool = True,
+               lazy: bool = False) -> bool:  # fmt: skip
     """Unmount `path`; with `wait`, until its server has stopped (the filesystem is gone
-    once no mount of it is left anywhere)."""
-    subprocess.run(["fusermount3", "-u", path], check=False, capture_output=True)
+    once no mount of it is left anywhere). Whether it went: a mount still in use stays
+    (EBUSY, as umount(2) answers; the reason goes to the machine's log) and goes on being
+    served, unless `lazy`: a machine going away detaches it anyway, as `umount -l` does,
+    so whoever still holds it is told ENOTCONN instead of a dead mount being left behind."""
+    done = subprocess.run(["fusermount3", "-u", path], check=False, capture_output=True, text=True)
+    if done.returncode:
+        sys.stderr.write(done.stderr)
+        sys.stderr.flush()
+        if not lazy:
+            return False
+        subprocess.run(["fusermount3", "-uz", path], check=False, capture_output=True)
     if wait:
         thread.join(timeout=10)
+    return True
 
 
 @dataclass

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from mpam.driver.mpam_resctrl import mbw_max_to_percent
 from mpam.firmware import ClassType
+from mpam.hw.msc import Msc
+from mpam.hw.pcc import PccMsc
 from mpam.kernel.tasks import mpam_regval
 from mpam.machine.client import MachineError, RunningMachine
 from mpam.machine.machine import Machine
@@ -61,18 +63,25 @@ class Tally:
 def register_mismatches(m: Machine) -> list[str]:
     """Where the machine's registers and labels differ from what its resctrl shows (empty
     when none do): every control group's CPBM on each L3 RIS and MBW_MAX on each memory
-    RIS for its PARTID, read through MMIO; every task's label against the group whose
-    `tasks` lists it; every online CPU's default label against its group's `cpus_list`."""
+    RIS for its PARTID, read from the MSC's own storage (as a debugger would: no register
+    access, so the check neither moves the clock nor changes PART_SEL); every task's label
+    against the group whose `tasks` lists it; every online CPU's default label against its
+    group's `cpus_list`."""
     fs, d = m.resctrl, m.driver
     if fs is None or fs.groups is None or not d.enabled:
         return []
     out: list[str] = []
 
-    def ris_of(key: tuple[ClassType, int]) -> list[tuple[object, int]]:
+    def ris_of(key: tuple[ClassType, int]) -> list[tuple[Msc, int]]:
         k = d.classes.get(key)
-        return [] if k is None else [(d.regs[ris.msc.id], ris.ris_idx)
-                                     for comp in k.components.values()
-                                     for v in comp.vmscs for ris in v.ris]  # fmt: skip
+        if k is None:
+            return []
+        return [(_hw(ris.msc.regs), ris.ris_idx)
+                for comp in k.components.values() for v in comp.vmscs for ris in v.ris]  # fmt: skip
+
+    def stored(msc: Msc, ris: int, name: str, partid: int) -> int:
+        words = msc.ris[ris].cfg[name][msc.settings_row(partid)]
+        return sum(int(w) << (32 * i) for i, w in enumerate(words))
 
     cache = ris_of((ClassType.CACHE, 3))
     memory = ris_of((ClassType.MEMORY, 255))
@@ -85,16 +94,14 @@ def register_mismatches(m: Machine) -> list[str]:
         lines = dict(line.strip().split(":", 1) for line in text.splitlines() if ":" in line)
         if "L3" in lines:
             cpbm = int(lines["L3"].split("=")[1], 16)
-            for regs, ris in cache:
-                regs.part_sel(ris, g.closid)  # type: ignore[attr-defined]
-                value = regs.read("MPAMCFG_CPBM")  # type: ignore[attr-defined]
+            for msc, ris in cache:
+                value = stored(msc, ris, "MPAMCFG_CPBM", g.closid)
                 if value != cpbm:
                     out.append(f"group {g.name or '/'}: CPBM {value:#x}, schemata {cpbm:#x}")
         if "MB" in lines and mem_class is not None:
             percent = int(lines["MB"].split("=")[1])
-            for regs, ris in memory:
-                regs.part_sel(ris, g.closid)  # type: ignore[attr-defined]
-                raw = regs.read("MPAMCFG_MBW_MAX") & 0xFFFF  # type: ignore[attr-defined]
+            for msc, ris in memory:
+                raw = stored(msc, ris, "MPAMCFG_MBW_MAX", g.closid) & 0xFFFF
                 value = mbw_max_to_percent(raw, mem_class.props.bwa_wd)
                 if value != percent:
                     out.append(f"group {g.name or '/'}: MBW_MAX {value}%, schemata {percent}%")
@@ -122,6 +129,10 @@ def register_mismatches(m: Machine) -> list[str]:
             out.append(f"cpu {cpu}: default label {defaults[cpu]:#x}, "
                        f"its group's {cpu_owner[cpu]:#x}")  # fmt: skip
     return out
+
+
+def _hw(regs: Msc | PccMsc) -> Msc:
+    return regs.msc if isinstance(regs, PccMsc) else regs
 
 
 def _checked(machine: RunningMachine, tally: Tally) -> None:
