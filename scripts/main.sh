@@ -4,7 +4,8 @@
 # booted on it in the background with the MPAM driver; CPU hotplug; resctrl mounted for real
 # through FUSE and used as Arm's RD-N2 MPAM-resctrl walkthrough uses it; a workload whose
 # cache footprint follows the group's schemata and whose bytes the monitors count; and a
-# scenario, the noisy neighbour, with its report and plot.
+# scenario, the noisy neighbour, with its report and plot; then the same two tasks on a
+# running machine, watched live with mpam monitor as the stream is confined.
 #
 # Usage: ./scripts/main.sh [-p|--platform NAME] [--out DIR] [--no-install]
 #   NAME is a preset (rdn2, the default; two-socket, tiny, large) or a platform TOML file.
@@ -201,13 +202,6 @@ if [ "$has_mbm" != 0 ]; then
 fi
 show "mpam stats"
 
-say "Watch it live: back to $((ways / 4)) ways, with a second stream in the default group; mpam monitor reads mon_data every 100 ms"
-show "echo 'L3:$dom=$quarter' > resctrl/partid_space_2/schemata"
-printf '$ %s\n' "mpam run --cpu 3 stream:footprint=64MiB"
-mpam run --cpu 3 stream:footprint=64MiB
-show "mpam monitor --count 3 --format text"
-note "a mask limits where a group may allocate; the lines it holds go as the other stream needs the ways"
-
 say "The machine's /sys/devices/system/cpu, as Linux's cacheinfo reads it from the PPTT: the L3's id is resctrl's domain"
 show "mkdir -p cpu"
 show "mpam sysfs cpu"
@@ -231,7 +225,9 @@ show "mpam ps | grep -e PID -e sleep"
 kill $worker
 
 say "An MSC error (fault injection): the driver disables MPAM, and resctrl goes away with it"
-show "mpam inject 0 REQ_PARTID_RANGE --partid 70"  # the driver's MSC 0, as mpam status numbers them
+# the first MSC of the L3, by the driver's number as `mpam status` shows it (0 on rdn2)
+l3_msc=$(mpam status | sed -n 's/^  class L3: [0-9]*: MSC \([0-9]*\).*/\1/p')
+show "mpam inject ${l3_msc:-0} REQ_PARTID_RANGE --partid 70"
 show "ls resctrl | wc -l"
 show "cat resctrl/schemata 2>&1 || true"
 show "mpam dmesg | tail -n 2"
@@ -243,6 +239,21 @@ show "mpam shutdown"
 say "A scenario on its own rdn2: a stream slows a cache-sensitive task, until a partition gives the stream 2 of 16 ways"
 cd "$root"
 show "mpam scenario noisy-neighbour --out $results"
+
+say "Watch the noisy neighbour live on a running machine: mpam monitor reads each group's mon_data every 100 ms"
+cd "$out"
+show "mpam boot -p $platform --paused"
+show "mpam mount resctrl && mkdir resctrl/victim resctrl/noisy"
+victim_kib=$((l3_bytes * 3 / 4 / 1024)) noisy_mib=$((l3_bytes * 32 / 1048576))
+show "mpam run --cpu 1 zipf:footprint=${victim_kib}KiB,alpha=0.6 > resctrl/victim/tasks"
+show "mpam run --cpu 2 stream:footprint=${noisy_mib}MiB > resctrl/noisy/tasks"
+show "mpam monitor --count 1 --format text"
+note "the stream holds most of the L3, and the victim misses to memory"
+show "echo 'L3:$dom=3' > resctrl/noisy/schemata"
+show "mpam monitor --count 2 --format text"
+note "confined to 2 ways, the stream lets the victim keep its working set: occupancy up, bandwidth down, IPC up"
+show "mpam umount resctrl"
+show "mpam shutdown"
 
 say "Done: where the files are"
 echo "tables, their decodes and the inventory: $out"

@@ -90,6 +90,26 @@ def test_numbers_carry_their_meaning(run: tuple[subprocess.CompletedProcess[str]
     assert re.search(r"# .* more in 100 ms of simulated time: \d+\.\d\d GB/s", out)
 
 
+def test_it_ends_watching_the_victim_recover(
+    run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """The last step: mpam monitor's rows for the victim before and after the stream is
+    confined (occupancy up, memory bandwidth down, IPC up), then the machine shut down."""
+    lines = _lines(run)
+    last = max(i for i, line in enumerate(lines) if line.startswith("== "))
+    step = max(i for i, line in enumerate(lines[:last]) if line.startswith("== "))
+    assert lines[step].startswith("== Watch the noisy neighbour live")
+    header = "TIME s GROUP IPC LLC MISS/s LLC OCC B MBM TOTAL B/s MBM LOCAL B/s"
+    assert sum(" ".join(line.split()) == header for line in lines[step:last]) == 3
+    victim = [line.split() for line in lines[step:last] if line.split()[1:2] == ["victim"]]
+    assert len(victim) == 3
+    before, after = victim[0], victim[-1]
+    assert float(after[2]) > float(before[2])  # IPC
+    assert int(after[4]) > int(before[4])  # llc_occupancy
+    assert float(after[5]) < float(before[5]) / 2  # mbm_total_bytes per second
+    assert lines[last - 2 : last - 1] == ["mpam: shut down"]
+
+
 def test_firmware_is_a_summary_and_the_decode_a_file(
     run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
