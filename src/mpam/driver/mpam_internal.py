@@ -34,6 +34,10 @@ __all__ = [
 class Feature(Enum):
     """Linux's enum mpam_device_features: what a RIS, vMSC or class can do."""
 
+    # Members are singletons compared by identity; the C hash keeps the feature-set tests
+    # of every register write cheap (Enum's own __hash__ is a Python call).
+    __hash__ = object.__hash__
+
     cpor_part = auto()
     cmax_softlim = auto()
     cmax_cmax = auto()

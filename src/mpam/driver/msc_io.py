@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from mpam.hw.msc import AccessContext, Msc
 from mpam.hw.pcc import PccMsc
-from mpam.hw.regmap import reg
+from mpam.hw.regmap import REGISTERS, reg
 
 __all__ = ["MMIO_READ_NS", "MMIO_WRITE_NS", "Regs", "fields", "get"]
 
@@ -28,6 +28,12 @@ __all__ = ["MMIO_READ_NS", "MMIO_WRITE_NS", "Regs", "fields", "get"]
 MMIO_READ_NS = 100
 #: ... and for one write to it.
 MMIO_WRITE_NS = 25
+
+
+_OFFSET = {r.name: r.offset for r in REGISTERS}
+_SEL_RIS, _SEL_PARTID, _SEL_INTERNAL = (
+    reg("MPAMCFG_PART_SEL").field(name) for name in ("RIS", "PARTID_SEL", "INTERNAL")
+)
 
 
 def fields(name: str, **values: int) -> int:
@@ -69,13 +75,15 @@ class Regs:
     def read(self, name: str, index: int = 0) -> int:
         """Word `index` of register `name` (array element, or the high word of a 64-bit
         register when index is 1)."""
-        value = self.msc.read32(reg(name).offset + 4 * index, self.ctx)
+        ctx = self.override if self.override is not None else self._context()
+        value = self.msc.read32(_OFFSET[name] + 4 * index, ctx)
         if self._wait is not None:
             self._wait(MMIO_READ_NS)
         return value
 
     def write(self, name: str, value: int, index: int = 0) -> None:
-        self.msc.write32(reg(name).offset + 4 * index, value, self.ctx)
+        ctx = self.override if self.override is not None else self._context()  # self.ctx
+        self.msc.write32(_OFFSET[name] + 4 * index, value, ctx)
         if self._wait is not None:
             self._wait(MMIO_WRITE_NS)
 
@@ -85,10 +93,8 @@ class Regs:
         return low | (self.read(name, 1) << 32)
 
     def part_sel(self, ris: int, partid: int = 0, internal: bool = False) -> None:
-        self.write(
-            "MPAMCFG_PART_SEL",
-            fields("MPAMCFG_PART_SEL", RIS=ris, PARTID_SEL=partid, INTERNAL=int(internal)),
-        )
+        value = _SEL_RIS.prep(ris) | _SEL_PARTID.prep(partid) | _SEL_INTERNAL.prep(internal)
+        self.write("MPAMCFG_PART_SEL", value)
 
     def mon_sel(self, ris: int, mon: int) -> None:
         self.write("MSMON_CFG_MON_SEL", fields("MSMON_CFG_MON_SEL", RIS=ris, MON_SEL=mon))

@@ -210,6 +210,7 @@ class CacheTopology:
             leaf = _cpu_node(pptt, uid)
             if leaf is not None:
                 self._walks[uid] = _walk(pptt, leaf)
+        self._by_id: dict[int, list[tuple[int, int]]] | None = None
 
     def _found(self, uid: int) -> list[_Found]:
         walk = self._walks.get(uid, [])
@@ -270,7 +271,13 @@ class CacheTopology:
         unified; each CPU's search ends at its first level with no cache at all."""
         if self.pptt.header.revision < 3:
             return []
-        hits = []
+        if self._by_id is None:
+            self._by_id = self._index_ids()
+        return self._by_id.get(cache_id, [])
+
+    def _index_ids(self) -> dict[int, list[tuple[int, int]]]:
+        """Every id's matches, from one search of each CPU (a driver asks for each MSC)."""
+        index: dict[int, list[tuple[int, int]]] = {}
         for uid in self.cpus:
             walk = self._walks.get(uid)
             if walk is None:
@@ -280,10 +287,12 @@ class CacheTopology:
                 found = [_find(walk, level, t) for t in ("instruction", "data", "unified")]
                 if not any(found):
                     break
-                if any(f is not None and _cache_id(f[1]) == cache_id for f in found):
-                    hits.append((uid, level))
+                ids = {_cache_id(f[1]) for f in found if f is not None}
+                for cid in ids:
+                    if cid is not None:
+                        index.setdefault(cid, []).append((uid, level))
                 level += 1
-        return hits
+        return index
 
     def level_from_id(self, cache_id: int) -> int | None:
         """find_acpi_cache_level_from_id: the level of the cache with this id (first CPU,

@@ -23,7 +23,6 @@ leaves a choice, the model takes the one a driver can observe most easily:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
@@ -82,25 +81,62 @@ class HardwareError(ValueError):
     """A description the hardware cannot be built from."""
 
 
-@dataclass(frozen=True)
 class MmioAccess:
-    """One traced register access."""
+    """One traced register access, recorded as the raw words of the moment: the register's
+    name and what the selectors chose are decoded only when someone reads them, so tracing
+    every access of a boot costs a few words each."""
 
-    msc: str
-    write: bool
-    offset: int
-    value: int
-    register: str  # "MPAMCFG_CPBM<3>", "MPAMF_IDR[63:32]", or "reserved"
-    time_ns: int
-    #: what MPAMCFG_PART_SEL or MSMON_CFG_MON_SEL selected for a per-PARTID, per-monitor or
-    #: per-RIS register at the time ("partid 1 ris 0", "mon 3 ris 0", "ris 0"), else ""
-    selected: str = ""
+    __slots__ = ("_mon_sel", "_part_sel", "msc", "offset", "time_ns", "value", "write")
+
+    def __init__(
+        self,
+        msc: str,
+        write: bool,
+        offset: int,
+        value: int,
+        time_ns: int,
+        part_sel: int = 0,
+        mon_sel: int = 0,
+    ) -> None:
+        self.msc, self.write, self.offset, self.value = msc, write, offset, value
+        self.time_ns = time_ns
+        self._part_sel, self._mon_sel = part_sel, mon_sel  # the selectors' values then
+
+    @property
+    def register(self) -> str:
+        """ "MPAMCFG_CPBM<3>", "MPAMF_IDR[63:32]", or "reserved"."""
+        return Msc.describe(self.offset)
+
+    @property
+    def selected(self) -> str:
+        """What MPAMCFG_PART_SEL or MSMON_CFG_MON_SEL selected for a per-PARTID,
+        per-monitor or per-RIS register at the time ("partid 1 ris 0", "mon 3 ris 0",
+        "ris 0"), else ""."""
+        w = word_at(self.offset)
+        if w is None or w.reg.scope is Scope.MSC:
+            return ""
+        if w.reg.scope is Scope.MONITOR:
+            sel = self._mon_sel
+            return f"mon {_MON_SEL_MON.get(sel)} ris {_MON_SEL_RIS.get(sel)}"
+        ris = f"ris {_PART_SEL_RIS.get(self._part_sel)}"
+        if w.reg.scope is Scope.RIS:
+            return ris
+        return f"partid {_PART_SEL_PARTID.get(self._part_sel)} {ris}"
+
+    def __repr__(self) -> str:
+        kind = "write" if self.write else "read"
+        return f"<{self.msc} {kind} {self.register} {self.value:#x} at {self.time_ns} ns>"
 
 
 _ESR = reg("MPAMF_ESR")
 _ECR_INTEN = field("MPAMF_ECR", "INTEN")
 _PART_SEL = reg("MPAMCFG_PART_SEL")
 _MON_SEL = reg("MSMON_CFG_MON_SEL")
+_PART_SEL_RIS = _PART_SEL.field("RIS")
+_PART_SEL_PARTID = _PART_SEL.field("PARTID_SEL")
+_PART_SEL_INTERNAL = _PART_SEL.field("INTERNAL")
+_MON_SEL_RIS = _MON_SEL.field("RIS")
+_MON_SEL_MON = _MON_SEL.field("MON_SEL")
 _INTPARTID = reg("MPAMCFG_INTPARTID")
 _MSI_EN = field("MPAMF_ERR_MSI_ATTR", "MSIEN")
 
@@ -215,12 +251,14 @@ class RisState:
         layout = _cfg_layout(desc.features)
         self.wmask: dict[str, NDArray[np.uint32]] = {}
         self.fixed: dict[str, int] = {}
+        self.wmask_words: dict[str, tuple[int, ...]] = {}
         self._reset: dict[str, NDArray[np.uint32]] = {}
         #: raw MPAMCFG register words, shape (PARTID or intPARTID, words)
         self.cfg: dict[str, NDArray[np.uint32]] = {}
         for name, (masks, fixed, reset) in layout.items():
             wmask = np.array(masks, dtype=np.uint32)
             self.wmask[name], self.fixed[name] = wmask, fixed
+            self.wmask_words[name] = tuple(masks)  # the same, as ints for the access path
             self._reset[name] = (np.uint32(reset & 0xFFFF_FFFF) & wmask) | np.uint32(fixed)
             self.cfg[name] = np.empty((num_store, len(masks)), dtype=np.uint32)
         mon = desc.features.msmon
@@ -347,23 +385,11 @@ class Msc:
             self._trace(True, offset, value)
 
     def _trace(self, write: bool, offset: int, value: int) -> None:
-        access = MmioAccess(self.name, write, offset, value, self.describe(offset),
-                            self.clock.now_ns, self._selected(offset))  # fmt: skip
+        store = self._store
+        access = MmioAccess(self.name, write, offset, value, self.clock.now_ns,
+                            store["MPAMCFG_PART_SEL"], store["MSMON_CFG_MON_SEL"])  # fmt: skip
         for tracer in self.tracers:
             tracer(access)
-
-    def _selected(self, offset: int) -> str:
-        w = word_at(offset)
-        if w is None or w.reg.scope is Scope.MSC:
-            return ""
-        if w.reg.scope is Scope.MONITOR:
-            sel = self._store["MSMON_CFG_MON_SEL"]
-            return f"mon {_MON_SEL.field('MON_SEL').get(sel)} ris {_MON_SEL.field('RIS').get(sel)}"
-        sel = self._store["MPAMCFG_PART_SEL"]
-        ris = f"ris {_PART_SEL.field('RIS').get(sel)}"
-        if w.reg.scope is Scope.RIS:
-            return ris
-        return f"partid {_PART_SEL.field('PARTID_SEL').get(sel)} {ris}"
 
     @staticmethod
     def describe(offset: int) -> str:
@@ -422,7 +448,7 @@ class Msc:
         if name in self.ids:
             return self.ids[name]
         if name == "MPAMCFG_EN_FLAGS":
-            base = _PART_SEL.field("PARTID_SEL").get(self._store["MPAMCFG_PART_SEL"]) & 0xFFE0
+            base = _PART_SEL_PARTID.get(self._store["MPAMCFG_PART_SEL"]) & 0xFFE0
             return sum(1 << i for i, on in enumerate(self.enabled[base : base + 32]) if on)
         if name == "MSMON_OFLOW_SR":
             return self._oflow_sr()
@@ -454,7 +480,7 @@ class Msc:
     # -- ID registers (per RIS) ---------------------------------------------------------
 
     def _id_reg(self, r: Register, half: int) -> int:
-        rs = self.ris.get(_PART_SEL.field("RIS").get(self._store["MPAMCFG_PART_SEL"]))
+        rs = self.ris.get(_PART_SEL_RIS.get(self._store["MPAMCFG_PART_SEL"]))
         if rs is None:
             return 0  # an unimplemented RIS reads as no features, without an error
         return (rs.ids.get(r.name, 0) >> (32 * half)) & 0xFFFF_FFFF
@@ -464,8 +490,8 @@ class Msc:
     def _cfg_target(self, r: Register) -> tuple[RisState, int] | None:
         """The RIS and storage row an MPAMCFG access reaches, or None after an error."""
         sel = self._store["MPAMCFG_PART_SEL"]
-        ris = _PART_SEL.field("RIS").get(sel)
-        partid = _PART_SEL.field("PARTID_SEL").get(sel)
+        ris = _PART_SEL_RIS.get(sel)
+        partid = _PART_SEL_PARTID.get(sel)
         rs = self.ris.get(ris)
         if rs is None:
             self._error(ErrorCode.UNDEFINED_RIS_PART_SEL, partid, ris=ris)
@@ -475,7 +501,7 @@ class Msc:
                 self._error(ErrorCode.RIS_NO_CONTROL, partid, ris=ris)
             return None
         if self.desc.intpartid_max is not None:
-            if not _PART_SEL.field("INTERNAL").get(sel):
+            if not _PART_SEL_INTERNAL.get(sel):
                 self._error(ErrorCode.INTPARTID_RANGE, partid, ris=ris)
                 return None
             limit = self.desc.intpartid_max
@@ -491,20 +517,21 @@ class Msc:
         if target is None:
             return 0
         rs, row = target
-        wmask = rs.wmask[r.name]
+        name = r.name
+        wmask = rs.wmask_words[name]
         if index >= len(wmask):
             return 0  # a bitmap word beyond the implemented width
-        arr = rs.cfg[r.name]
+        arr = rs.cfg[name]
         if value is None:
             return int(arr[row, index])
-        arr[row, index] = (value & int(wmask[index])) | rs.fixed[r.name]
+        arr[row, index] = (value & wmask[index]) | rs.fixed[name]
         return 0
 
     def _intpartid(self, value: int | None) -> int:
         sel = self._store["MPAMCFG_PART_SEL"]
-        partid = _PART_SEL.field("PARTID_SEL").get(sel)
-        ris = _PART_SEL.field("RIS").get(sel)
-        if _PART_SEL.field("INTERNAL").get(sel):
+        partid = _PART_SEL_PARTID.get(sel)
+        ris = _PART_SEL_RIS.get(sel)
+        if _PART_SEL_INTERNAL.get(sel):
             self._error(ErrorCode.UNEXPECTED_INTERNAL, partid, ris=ris)
             return 0
         if partid > self.partid_max:
@@ -525,8 +552,8 @@ class Msc:
 
     def _mon_reg(self, r: Register, half: int, value: int | None) -> int:
         sel = self._store["MSMON_CFG_MON_SEL"]
-        ris = _MON_SEL.field("RIS").get(sel)
-        mon = _MON_SEL.field("MON_SEL").get(sel)
+        ris = _MON_SEL_RIS.get(sel)
+        mon = _MON_SEL_MON.get(sel)
         rs = self.ris.get(ris)
         if rs is None:
             if self._any["HAS_MSMON"]:

@@ -85,6 +85,11 @@ class CpuHotplug:
             raise ValueError("at least one CPU is online")
         self._state = [CPUHP_ONLINE if c in up else CPUHP_OFFLINE for c in range(num_cpus)]
         self._steps: dict[int, CpuhpStep] = {}
+        self._online: frozenset[int] | None = None  # cpu_online_mask, rebuilt after a change
+
+    def _set(self, cpu: int, state: int) -> None:
+        self._state[cpu] = state
+        self._online = None
 
     # -- queries ---------------------------------------------------------------------
 
@@ -98,8 +103,10 @@ class CpuHotplug:
 
     @property
     def online_mask(self) -> frozenset[int]:
-        """cpu_online_mask."""
-        return frozenset(c for c in range(self.num_cpus) if self.cpu_online(c))
+        """cpu_online_mask (kept between changes: every group operation asks for it)."""
+        if self._online is None:
+            self._online = frozenset(c for c in range(self.num_cpus) if self.cpu_online(c))
+        return self._online
 
     def num_online_cpus(self) -> int:
         return len(self.online_mask)
@@ -203,13 +210,13 @@ class CpuHotplug:
             return 0
         for state in sorted(s for s in self._steps if prev < s < CPUHP_ONLINE):
             if state > CPUHP_AP_ONLINE:  # set_cpu_online() came before this state
-                self._state[cpu] = max(self._state[cpu], CPUHP_AP_ONLINE)
+                self._set(cpu, max(self._state[cpu], CPUHP_AP_ONLINE))
             ret = self._invoke(state, cpu, True)
             if ret:
                 self._rollback(cpu, to=prev)
                 return ret
-            self._state[cpu] = state
-        self._state[cpu] = CPUHP_ONLINE
+            self._set(cpu, state)
+        self._set(cpu, CPUHP_ONLINE)
         return 0
 
     def _rollback(self, cpu: int, to: int) -> None:
@@ -217,14 +224,14 @@ class CpuHotplug:
         done = self._state[cpu]
         for state in sorted((s for s in self._steps if to < s <= done), reverse=True):
             self._teardown(cpu, state)
-        self._state[cpu] = to
+        self._set(cpu, to)
 
     def _teardown(self, cpu: int, state: int) -> int:
         if state < CPUHP_AP_ONLINE:  # __cpu_disable() came before this state
-            self._state[cpu] = min(self._state[cpu], CPUHP_AP_ONLINE - 1)
+            self._set(cpu, min(self._state[cpu], CPUHP_AP_ONLINE - 1))
         ret = self._invoke(state, cpu, False)
         if not ret:
-            self._state[cpu] = min(self._state[cpu], state - 1)
+            self._set(cpu, min(self._state[cpu], state - 1))
         return ret
 
     def cpu_down(self, cpu: int) -> int:
@@ -243,10 +250,10 @@ class CpuHotplug:
             if ret:
                 for redo in reversed(torn):  # undo_cpu_down
                     if redo > CPUHP_AP_ONLINE:
-                        self._state[cpu] = max(self._state[cpu], CPUHP_AP_ONLINE)
+                        self._set(cpu, max(self._state[cpu], CPUHP_AP_ONLINE))
                     self._invoke(redo, cpu, True)
-                self._state[cpu] = prev
+                self._set(cpu, prev)
                 return ret
             torn.append(state)
-        self._state[cpu] = CPUHP_OFFLINE
+        self._set(cpu, CPUHP_OFFLINE)
         return 0

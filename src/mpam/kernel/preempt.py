@@ -53,7 +53,8 @@ class ExecutionContext:
 
     def access_context(self) -> AccessContext:
         """The hw access context for an MSC access made from here."""
-        return AccessContext.TASK if self.in_task() else AccessContext.ATOMIC
+        task = self._stack[-1][0] is Context.TASK  # in_task(), inline: every MMIO access asks
+        return AccessContext.TASK if task else AccessContext.ATOMIC
 
     def might_sleep(self, where: str = "") -> None:
         """Raise SleepInAtomicContext when called from a context that may not sleep."""
